@@ -1,0 +1,33 @@
+# Two commands on a fresh machine: `make demo` and `make test` (each sets up .venv when missing).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+TORCH := torch==2.13.0
+RUN ?= demo-$(shell date +%Y%m%d-%H%M%S)
+# The demo: the tiny offline model, short sequences and a few steps, on CPU.
+DEMO_ARGS ?= --model tiny --load_in_4bit false --max_seq_length 256 --max_steps 40 \
+	--per_device_train_batch_size 4 --gradient_accumulation_steps 1 --learning_rate 3e-3 \
+	--eval_steps 10 --save_steps 20 --logging_steps 2
+
+.PHONY: setup demo test clean-demo
+
+setup: $(STAMP)
+
+# CPU torch first, then everything else with torch held where it is (no multi-GB CUDA build).
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q $(TORCH)
+	$(PY) -c "import torch; print('torch==' + torch.__version__)" > $(VENV)/constraints.txt
+	$(PY) -m pip install -q -r requirements.txt -r requirements-dev.txt -c $(VENV)/constraints.txt
+	touch $(STAMP)
+
+demo: setup
+	$(PY) -m lib run $(DEMO_ARGS) --run_name $(RUN)
+
+test: setup
+	$(PY) -m pytest -q
+
+clean-demo:
+	rm -rf outputs/demo-* data/processed

@@ -1,0 +1,14 @@
+"""Helpers for the notebooks: fine-tune an open LLM on one person's writings and study what comes out.
+
+One module per job: config, corpus, cleaning, chunking, pairs, prepare (the data stage), models, tiny
+(the offline stand-in model), training, generation, plots, display, storage, colab, runner. Importing
+`lib` is cheap: heavy libraries load inside the functions that need them.
+"""
+
+import logging
+import warnings
+
+# Known noise that a user cannot act on: bitsandbytes asks for an optional CPU kernel package on every
+# import, and transformers 5 deprecation notices fire from inside TRL.
+logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
+warnings.filterwarnings("ignore", message=r".*deprecated and will be removed in v6.*", category=FutureWarning)

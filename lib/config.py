@@ -1,0 +1,228 @@
+"""The study's settings: one flat set of named knobs, read from `config.yaml` and overridden per run.
+
+Why flat: a knob keeps one name everywhere (config key = papermill parameter = CLI flag), so a notebook
+cell `model = "tiny"`, the YAML line `model: tiny` and `--model tiny` all mean the same thing. The YAML
+groups keys under comments for reading; the loader checks every key and value and names the bad one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A configuration file or override that cannot be used; the message names the key."""
+
+
+SEVEN_PROJECTIONS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+
+
+@dataclass(frozen=True)
+class Config:
+    # model
+    model: str = "meta-llama/Llama-3.2-3B-Instruct"
+    load_in_4bit: bool = True
+    use_unsloth: bool | Literal["auto"] = "auto"
+    chat_date: str = "26 Jul 2024"
+    system_prompt: str | None = None
+    # LoRA
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    lora_target_modules: list[str] = field(default_factory=lambda: list(SEVEN_PROJECTIONS))
+    # training
+    max_seq_length: int = 2048
+    per_device_train_batch_size: int = 2
+    gradient_accumulation_steps: int = 8
+    learning_rate: float = 2e-4
+    num_train_epochs: float = 3
+    max_steps: int = -1
+    warmup_ratio: float = 0.03
+    lr_scheduler_type: str = "cosine"
+    seed: int = 42
+    logging_steps: int = 5
+    eval_steps: int = 20
+    save_steps: int = 50
+    init_from: Literal["pretraining", "base"] = "pretraining"
+    # data
+    corpus: str = "data/sample/complete_corpus.txt"
+    split_pattern: str | None = None
+    drop_sections: str | None = None
+    strip_gutenberg: bool = False
+    unwrap_lines: bool = True
+    chunk_tokens: int | None = None
+    chunk_overlap: int = 0
+    val_fraction: float = 0.1
+    val_documents: list[str] = field(default_factory=list)
+    qa_file: str | None = "data/sample/qa_pairs.jsonl"
+    template_pairs_per_document: int = 8
+    pair_answer_tokens: int = 400
+    backtranslate: bool = False
+    backtranslate_curate: bool = True
+    processed_dir: str = "data/processed"
+    # runs
+    run_name: str = "main"
+    overwrite: bool = False
+
+    def replace(self, **changes: Any) -> "Config":
+        """A copy with some knobs changed, validated like a file."""
+        return from_dict({**self.as_dict(), **changes}, source="override")
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @property
+    def effective_chunk_tokens(self) -> int:
+        return self.chunk_tokens or self.max_seq_length
+
+
+KEYS = [f.name for f in dataclasses.fields(Config)]
+_HINTS = typing.get_type_hints(Config)
+
+
+def load_config(path: str | Path = "config.yaml", **overrides: Any) -> Config:
+    """Read a YAML file and apply overrides on top; an override of None keeps the file's value.
+
+    This is what every notebook calls right after its `parameters` cell, passing its parameters.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"{path}: configuration file not found")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc.__class__.__name__})") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected 'key: value' lines, found {type(raw).__name__}")
+    base = from_dict(raw, source=str(path))
+    given = {k: v for k, v in overrides.items() if v is not None}
+    if not given:
+        return base
+    check_keys(given, source="override")
+    return from_dict({**base.as_dict(), **given}, source="override")
+
+
+def from_dict(raw: dict[str, Any], source: str = "config") -> Config:
+    """Validate a mapping of knobs (unknown keys and wrong types are errors that name the key)."""
+    check_keys(raw, source)
+    values = {key: coerce(key, value, source) for key, value in raw.items()}
+    cfg = Config(**values)
+    check_ranges(cfg, source)
+    return cfg
+
+
+def check_keys(raw: dict[str, Any], source: str) -> None:
+    for key in raw:
+        if key not in KEYS:
+            close = difflib.get_close_matches(str(key), KEYS, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise ConfigError(f"{source}: unknown key '{key}'{hint}")
+
+
+def coerce(key: str, value: Any, source: str = "config") -> Any:
+    """Check one value against the field's type; accept the harmless spellings YAML produces."""
+    hint = _HINTS[key]
+    try:
+        return _coerce(hint, value)
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"{source}: '{key}' must be {_describe(hint)}, got {value!r}") from None
+
+
+def _coerce(hint: Any, value: Any) -> Any:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        for option in (a for a in args if a is not type(None)):
+            try:
+                return _coerce(option, value)
+            except (TypeError, ValueError):
+                continue
+        raise ValueError
+    if origin is Literal:
+        if value in args:
+            return value
+        raise ValueError
+    if origin is list:
+        if isinstance(value, str):  # "a,b" from a command line
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, (list, tuple)):
+            raise TypeError
+        return [_coerce(args[0], v) for v in value]
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no"):
+            return value.lower() in ("true", "yes")
+        raise TypeError
+    if hint is int:
+        if isinstance(value, bool):
+            raise TypeError
+        if isinstance(value, int):
+            return value
+        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            return int(value)
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        raise TypeError
+    if hint is float:
+        if isinstance(value, bool):
+            raise TypeError
+        if isinstance(value, (int, float)):
+            return float(value)
+        if isinstance(value, str):  # YAML reads "2e-4" (no dot) as a string
+            return float(value)
+        raise TypeError
+    if hint is str:
+        if isinstance(value, str):
+            return value
+        raise TypeError
+    raise TypeError(f"unsupported type {hint}")
+
+
+def _describe(hint: Any) -> str:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_describe(a) for a in args)
+    if origin is Literal:
+        return " or ".join(repr(a) for a in args)
+    if origin is list:
+        return f"a list of {_describe(args[0])}"
+    if hint is type(None):
+        return "null"
+    return {bool: "true/false", int: "an integer", float: "a number", str: "text"}.get(hint, str(hint))
+
+
+def check_ranges(cfg: Config, source: str) -> None:
+    """Values that have the right type but cannot work."""
+    rules = [
+        ("lora_r", cfg.lora_r > 0, "a positive integer"),
+        ("lora_dropout", 0 <= cfg.lora_dropout < 1, "in [0, 1)"),
+        ("max_seq_length", cfg.max_seq_length >= 16, "at least 16"),
+        ("per_device_train_batch_size", cfg.per_device_train_batch_size >= 1, "at least 1"),
+        ("gradient_accumulation_steps", cfg.gradient_accumulation_steps >= 1, "at least 1"),
+        ("learning_rate", cfg.learning_rate > 0, "positive"),
+        ("val_fraction", 0 < cfg.val_fraction < 1, "between 0 and 1"),
+        ("chunk_tokens", cfg.chunk_tokens is None or cfg.chunk_tokens >= 16, "at least 16"),
+        ("chunk_overlap", 0 <= cfg.chunk_overlap < cfg.effective_chunk_tokens // 2,
+         "at least 0 and under half of chunk_tokens"),
+        ("logging_steps", cfg.logging_steps >= 1, "at least 1"),
+        ("eval_steps", cfg.eval_steps >= 1, "at least 1"),
+        ("save_steps", cfg.save_steps >= 1, "at least 1"),
+        ("template_pairs_per_document", cfg.template_pairs_per_document >= 0, "at least 0"),
+        ("pair_answer_tokens", cfg.pair_answer_tokens >= 16, "at least 16"),
+        ("run_name", bool(cfg.run_name) and "/" not in cfg.run_name and cfg.run_name not in (".", ".."),
+         "a plain folder name"),
+    ]
+    for key, ok, want in rules:
+        if not ok:
+            raise ConfigError(f"{source}: '{key}' must be {want}, got {getattr(cfg, key)!r}")

@@ -1,0 +1,61 @@
+"""Tables for the notebooks: pandas frames and small HTML tables that render in Colab and in HTML exports.
+
+Text cells are escaped and wrapped (long generations stay readable side by side); the same HTML is
+saved with the run so collaborators see exactly what the notebook showed.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+
+import pandas as pd
+
+CELL_STYLE = "text-align:left;vertical-align:top;white-space:pre-wrap;max-width:42em"
+
+
+def frame(rows: Sequence[dict], columns: Sequence[str] | None = None) -> pd.DataFrame:
+    df = pd.DataFrame(list(rows))
+    return df[list(columns)] if columns else df
+
+
+def html_table(rows: Sequence[dict], columns: Sequence[str] | None = None, title: str | None = None) -> str:
+    """An escaped HTML table of text (for generations and pairs; pandas would truncate them)."""
+    columns = list(columns or (rows[0].keys() if rows else []))
+    head = "".join(f"<th style='{CELL_STYLE}'>{html.escape(str(c))}</th>" for c in columns)
+    body = "".join(
+        "<tr>" + "".join(f"<td style='{CELL_STYLE}'>{html.escape(str(r.get(c, '')))}</td>" for c in columns)
+        + "</tr>" for r in rows)
+    caption = f"<caption style='text-align:left;font-weight:bold'>{html.escape(title)}</caption>" if title else ""
+    return f"<table>{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def show_html(markup: str) -> None:
+    from IPython.display import HTML, display
+
+    display(HTML(markup))
+
+
+def sample_pairs(pairs: Sequence[dict], n: int = 6) -> str:
+    """A few pairs from each source, as an HTML table."""
+    picked: list[dict] = []
+    for source in sorted({p["source"] for p in pairs}):
+        picked += [p for p in pairs if p["source"] == source][: max(1, n // 3)]
+    rows = [{"source": p["source"], "document": p["document"], "question": p["question"],
+             "answer": shorten(p["answer"], 400)} for p in picked]
+    return html_table(rows, ["source", "document", "question", "answer"])
+
+
+def shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + " …"
+
+
+def side_by_side(prompts: Sequence[str], answers: dict[str, Sequence[str]], title: str | None = None) -> str:
+    """One row per prompt, one column per model ("base", "tuned", ...)."""
+    rows = [{"prompt": p, **{arm: out[i] for arm, out in answers.items()}} for i, p in enumerate(prompts)]
+    return html_table(rows, ["prompt", *answers], title)
+
+
+def settings(cfg, keys: Sequence[str]) -> pd.DataFrame:
+    """The knobs that matter for this notebook, as a two-column table."""
+    return pd.DataFrame({"setting": list(keys), "value": [str(getattr(cfg, k)) for k in keys]}).set_index("setting")

@@ -1,0 +1,84 @@
+"""Generating answers: chat-formatted, batched with left padding, stopping at the end of the turn.
+
+One function serves the notebooks' side-by-side tables, the chat box, backtranslation and the probe
+study, so every generation is made the same way and can be recorded with its settings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from .models import stop_token_ids
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    max_new_tokens: int = 200
+    do_sample: bool = False
+    temperature: float = 0.7
+    top_p: float = 0.9
+    min_new_tokens: int = 0
+    repetition_penalty: float = 1.0
+    seed: int = 0
+    batch_size: int = 8
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def chat_text(tokenizer, user: str, system_prompt: str | None = None, chat_date: str | None = None) -> str:
+    """The prompt string for one user turn, ending with the assistant header."""
+    messages = ([{"role": "system", "content": system_prompt}] if system_prompt else []) + \
+        [{"role": "user", "content": user}]
+    kwargs = {"date_string": chat_date} if chat_date else {}
+    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True, **kwargs)
+
+
+def generate(model, tokenizer, prompts: list[str], settings: GenerationSettings | None = None, *,
+             chat: bool = True, system_prompt: str | None = None, chat_date: str | None = None,
+             progress: bool = False) -> list[str]:
+    """Answers to `prompts` (user turns when `chat`, raw text to continue otherwise), in order."""
+    import torch
+
+    settings = settings or GenerationSettings()
+    texts = [chat_text(tokenizer, p, system_prompt, chat_date) if chat else p for p in prompts]
+    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))  # similar lengths share a batch
+    out: list[str] = [""] * len(texts)
+    was_training = model.training
+    model.eval()
+    side = tokenizer.padding_side
+    tokenizer.padding_side = "left"
+    batches = [order[i:i + settings.batch_size] for i in range(0, len(order), settings.batch_size)]
+    if progress:
+        from tqdm.auto import tqdm
+
+        batches = tqdm(batches, desc="generating", leave=False)
+    try:
+        for batch in batches:
+            enc = tokenizer([texts[i] for i in batch], return_tensors="pt", padding=True,
+                            add_special_tokens=not chat).to(model.device)
+            if settings.do_sample:
+                torch.manual_seed(settings.seed)
+            with torch.no_grad():
+                ids = model.generate(
+                    **enc, max_new_tokens=settings.max_new_tokens, min_new_tokens=settings.min_new_tokens,
+                    do_sample=settings.do_sample, temperature=settings.temperature if settings.do_sample else None,
+                    top_p=settings.top_p if settings.do_sample else None, top_k=None,
+                    repetition_penalty=settings.repetition_penalty, eos_token_id=stop_token_ids(tokenizer),
+                    pad_token_id=tokenizer.pad_token_id)
+            new = ids[:, enc["input_ids"].shape[1]:]
+            for i, row in zip(batch, new):
+                out[i] = tokenizer.decode(row, skip_special_tokens=True).strip()
+    finally:
+        tokenizer.padding_side = side
+        model.train(was_training)
+    return out
+
+
+def generator(cfg, settings: GenerationSettings | None = None):
+    """`generate(prompts) -> answers` bound to the base model (used for backtranslation in 01_data)."""
+    from .models import load_base
+
+    model, tokenizer = load_base(cfg)
+    settings = settings or GenerationSettings(max_new_tokens=60)
+    return lambda prompts: generate(model, tokenizer, prompts, settings, chat_date=cfg.chat_date, progress=True)

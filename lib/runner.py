@@ -1,0 +1,91 @@
+"""Running the notebooks headless with papermill, in order, as one batch (`make demo`, CI, GPU batches).
+
+Each notebook gets the parameters it declares (its `parameters` cell), is executed into the run's
+folder, and is also saved as HTML for collaborators. A failure stops the batch with one line naming
+the notebook and the cell; the executed notebook (with the error in it) and its HTML are still saved.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+
+from . import storage
+from .config import KEYS
+
+NOTEBOOKS = ["01_data", "02_pretrain", "03_instruct", "04_probe_study"]
+NOTEBOOK_DIR = storage.PROJECT_ROOT / "notebooks"
+SECRET_NAME = re.compile(r"(?:^|_)token$|secret|password|api_?key", re.I)
+
+
+class NotebookFailed(RuntimeError):
+    """A notebook cell raised; the message names the notebook and the cell."""
+
+
+def check_parameters(parameters: dict) -> None:
+    """Secrets never travel as parameters (they would be written into the executed notebook)."""
+    secret_values = {v for k, v in os.environ.items() if SECRET_NAME.search(k) and len(v) >= 8}
+    for name, value in parameters.items():
+        if SECRET_NAME.search(name) or (isinstance(value, str) and value in secret_values):
+            raise ValueError(f"parameter '{name}': secrets are never notebook parameters; set HF_TOKEN in the "
+                             "environment or Colab Secrets instead")
+
+
+def declared_parameters(name: str) -> dict:
+    import papermill
+
+    return papermill.inspect_notebook(str(NOTEBOOK_DIR / f"{name}.ipynb"))
+
+
+def run_notebooks(parameters: dict, names: list[str] | None = None, out_dir: Path | None = None,
+                  log_output: bool = False) -> Path:
+    """Execute `names` (default all four) in order; return the folder with executed notebooks and HTML."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    names = names or NOTEBOOKS
+    check_parameters(parameters)
+    declared = {name: declared_parameters(name) for name in names}
+    known = set().union(*declared.values())
+    unknown = sorted(set(parameters) - known)
+    if unknown:
+        raise ValueError(f"parameter(s) {', '.join(unknown)} are declared by none of {', '.join(names)}"
+                         + (f" (config keys: see config.yaml)" if any(u not in KEYS for u in unknown) else ""))
+    run_name = parameters.get("run_name") or "main"
+    out_dir = out_dir or storage.run_dir(run_name) / "notebooks"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    env = {"HF_DATASETS_DISABLE_PROGRESS_BARS": "1", "TOKENIZERS_PARALLELISM": "false"}
+    os.environ.update(env)
+    for name in names:
+        params = {k: v for k, v in parameters.items() if k in declared[name]}
+        target = out_dir / f"{name}.ipynb"
+        started = time.time()
+        print(f"[run] {name} ...", flush=True)
+        try:
+            papermill.execute_notebook(str(NOTEBOOK_DIR / f"{name}.ipynb"), str(target), parameters=params,
+                                       cwd=str(NOTEBOOK_DIR), kernel_name="python3", progress_bar=False,
+                                       log_output=log_output)
+        except PapermillExecutionError as exc:
+            export_html(target)
+            raise NotebookFailed(f"{name}.ipynb failed in cell {exc.cell_index} (execution count "
+                                 f"{exc.exec_count}): {exc.ename}: {first_line(exc.evalue)}; see {target}") from None
+        export_html(target)
+        print(f"[run] {name} done in {time.time() - started:.0f} s -> {target}", flush=True)
+    return out_dir
+
+
+def export_html(notebook: Path) -> Path | None:
+    """A self-contained HTML copy next to the executed notebook (for collaborators without Jupyter)."""
+    if not notebook.exists():
+        return None
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    body, _ = HTMLExporter(embed_images=True).from_notebook_node(nbformat.read(notebook, as_version=4))
+    return storage.write_text(notebook.with_suffix(".html"), body)
+
+
+def first_line(text: str) -> str:
+    return (text or "").strip().splitlines()[0] if (text or "").strip() else ""

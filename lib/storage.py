@@ -1,0 +1,168 @@
+"""Where things live and how they are written: atomically, with hashes, never over a finished run.
+
+A run lives in `outputs/<run_name>/` (on Colab, in the Drive workspace, so a disconnect loses nothing).
+Every file is written to a temporary name beside its target and renamed into place, so a crash leaves
+the old file or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from . import colab
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
+class RunExistsError(RuntimeError):
+    """A finished stage would be overwritten; the message says how to keep or replace it."""
+
+
+def workspace() -> Path:
+    """The folder that holds outputs/ and data/processed/: the Drive workspace on Colab, else the project."""
+    if colab.in_colab() and colab.DRIVE_MOUNT.exists():
+        return colab.DRIVE_WORKSPACE
+    return PROJECT_ROOT
+
+
+def resolve(path: str | Path, base: Path | None = None) -> Path:
+    """An absolute path; relative ones are taken from the project root (or `base`)."""
+    path = Path(path).expanduser()
+    return path if path.is_absolute() else (base or PROJECT_ROOT) / path
+
+
+def find_input(path: str | Path) -> Path:
+    """An input the researcher names: absolute, or relative to the project, or to the Drive workspace."""
+    candidate = resolve(path)
+    if not candidate.exists() and not Path(path).is_absolute():
+        on_drive = workspace() / path
+        if on_drive.exists():
+            return on_drive
+    return candidate
+
+
+def outputs_dir() -> Path:
+    """Runs go here; `P4_OUTPUTS` in the environment moves them (tests, shared lab disks)."""
+    if os.environ.get("P4_OUTPUTS"):
+        return Path(os.environ["P4_OUTPUTS"]).expanduser()
+    return workspace() / "outputs"
+
+
+def processed_dir(cfg) -> Path:
+    return resolve(cfg.processed_dir, workspace())
+
+
+def run_dir(run_name: str) -> Path:
+    return outputs_dir() / run_name
+
+
+# --- atomic writes ----------------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def atomic_path(target: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside `target`; on success it replaces `target` in one rename."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; a result file is as readable as any other
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)
+
+
+def write_bytes(path: str | Path, data: bytes) -> Path:
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)
+
+
+def write_json(path: str | Path, obj: Any) -> Path:
+    return write_text(path, json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=False) + "\n")
+
+
+def write_jsonl(path: str | Path, rows: Iterable[dict]) -> Path:
+    return write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+
+
+def read_json(path: str | Path) -> Any:
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def read_jsonl(path: str | Path) -> list[dict]:
+    rows = []
+    with open(path, encoding="utf-8") as fh:
+        for number, line in enumerate(fh, 1):
+            if line.strip():
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError as exc:
+                    raise ValueError(f"{path}: line {number} is not valid JSON ({exc.msg})") from None
+    return rows
+
+
+def sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def replace_dir(staging: Path, target: Path) -> None:
+    """Swap a fully written staging folder into place (the old one is removed only after)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    old = None
+    if target.exists():
+        old = target.with_name(f".{target.name}.old")
+        if old.exists():
+            shutil.rmtree(old)
+        os.replace(target, old)
+    os.replace(staging, target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def staging_dir(target: Path) -> Path:
+    """A fresh empty folder beside `target` to write into before `replace_dir`."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".staging", dir=target.parent))
+
+
+# --- runs ---------------------------------------------------------------------------------------------
+
+def stage_dir(run_name: str, stage: str, overwrite: bool = False, resume: bool = False) -> Path:
+    """The folder of one stage of a run; refuse to reuse a finished one unless told to.
+
+    A stage is finished when its `manifest.json` exists (written last). Unfinished stages are reused so
+    that checkpoints survive for resuming.
+    """
+    path = run_dir(run_name) / stage
+    manifest = path / "manifest.json"
+    if manifest.exists() and not resume:
+        if not overwrite:
+            raise RunExistsError(
+                f"{path}: stage '{stage}' of run '{run_name}' is already finished; "
+                f"choose another run_name, or set overwrite=True to replace it")
+        shutil.rmtree(path)
+    path.mkdir(parents=True, exist_ok=True)
+    return path

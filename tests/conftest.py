@@ -1,0 +1,43 @@
+"""Shared fixtures: the real tiny model, real configs pointing into temporary folders, the real corpora."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from lib import config, models, storage
+
+ROOT = storage.PROJECT_ROOT
+SHARED_CORPORA = ROOT.parent / "shared" / "corpora"
+SAMPLE = ROOT / "data" / "sample" / "complete_corpus.txt"
+
+os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+needs_shared = pytest.mark.skipif(not SHARED_CORPORA.exists(), reason="../shared/corpora not present")
+
+
+def make_cfg(tmp_path: Path, **overrides) -> config.Config:
+    """The project's config.yaml with the tiny model and outputs under tmp_path."""
+    values = dict(model="tiny", load_in_4bit=False, max_seq_length=256, processed_dir=str(tmp_path / "processed"))
+    values.update(overrides)
+    return config.load_config(ROOT / "config.yaml", **values)
+
+
+@pytest.fixture(scope="session")
+def tiny_tokenizer():
+    return models.load_tokenizer(config.load_config(ROOT / "config.yaml", model="tiny"))
+
+
+@pytest.fixture
+def cfg(tmp_path):
+    return make_cfg(tmp_path)
+
+
+@pytest.fixture
+def outputs(tmp_path, monkeypatch):
+    """Send runs to a temporary outputs folder."""
+    monkeypatch.setattr(storage, "outputs_dir", lambda: tmp_path / "outputs")
+    return tmp_path / "outputs"

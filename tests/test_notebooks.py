@@ -1,0 +1,102 @@
+"""The notebooks as users get them: hygiene of the committed files, and real papermill runs."""
+
+import json
+import re
+
+import nbformat
+import pytest
+
+from lib import config, runner, storage
+from tests.conftest import ROOT
+
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+SECRET = "hf_TESTSECRETdoNotLeak0123456789"
+
+
+def test_the_four_notebooks_exist():
+    assert [p.stem for p in NOTEBOOKS] == runner.NOTEBOOKS
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_committed_notebooks_are_clean(path):
+    nb = json.loads(path.read_text())
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    tagged = [i for i, c in enumerate(nb["cells"]) if "parameters" in c.get("metadata", {}).get("tags", [])]
+    assert len(tagged) == 1, "exactly one cell tagged 'parameters'"
+    assert tagged[0] <= 4, "the parameters cell is near the top"
+    assert all(not c["outputs"] and c["execution_count"] is None for c in code), "outputs stripped"
+    assert "widgets" not in nb.get("metadata", {})
+    assert "find_project()" in "".join(code[0]["source"]), "the first code cell is the bootstrap"
+    assert nb["cells"][0]["cell_type"] == "markdown"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_parameters_are_config_keys_and_never_secrets(path):
+    params = runner.declared_parameters(path.stem)
+    assert "config_file" in params
+    for name, info in params.items():
+        assert not runner.SECRET_NAME.search(name)
+        if name != "config_file":
+            assert name in config.KEYS, f"{name} is not a config key"
+            assert info["default"] == "None", f"{name} should default to None (config.yaml decides)"
+
+
+def test_runner_refuses_secrets_as_parameters(monkeypatch):
+    with pytest.raises(ValueError, match="secrets are never notebook parameters"):
+        runner.check_parameters({"hf_token": "x"})
+    monkeypatch.setenv("HF_TOKEN", SECRET)
+    with pytest.raises(ValueError, match="parameter 'model'"):
+        runner.check_parameters({"model": SECRET})
+
+
+def test_runner_refuses_unknown_parameters():
+    with pytest.raises(ValueError, match="modle"):
+        runner.run_notebooks({"modle": "tiny"}, ["01_data"])
+
+
+def run_01(tmp_path, monkeypatch, **params):
+    monkeypatch.setenv("P4_OUTPUTS", str(tmp_path / "outputs"))
+    monkeypatch.setenv("HF_TOKEN", SECRET)
+    base = dict(model="tiny", max_seq_length=256, processed_dir=str(tmp_path / "processed"), run_name="nbtest")
+    return runner.run_notebooks({**base, **params}, ["01_data"])
+
+
+def test_papermill_run_of_01_data(tmp_path, monkeypatch):
+    out = run_01(tmp_path, monkeypatch)
+    nb = nbformat.read(out / "01_data.ipynb", as_version=4)
+    text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    assert re.search(r"Parsed 12 documents\n  - \[Medical Ethics\] narrative_self\.txt: \d+ chars", text)
+    assert re.search(r"Pre-training: \d+ train, \d+ val samples", text)
+    images = [o for c in nb.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
+    assert len(images) == 1  # the chunk histogram, once
+    assert (out / "01_data.html").stat().st_size > 10_000
+    manifest = storage.read_json(tmp_path / "processed" / "manifest.json")
+    assert manifest["config"]["model"] == "tiny"
+    for path in (tmp_path).rglob("*"):
+        if path.is_file():
+            assert SECRET not in path.read_text(errors="ignore"), f"token leaked into {path}"
+
+
+def test_a_failing_notebook_names_itself_and_the_cell(tmp_path, monkeypatch):
+    with pytest.raises(runner.NotebookFailed,
+                       match=r"01_data\.ipynb failed in cell \d+ \(execution count \d+\): CorpusError: .*nowhere"):
+        run_01(tmp_path, monkeypatch, corpus=str(tmp_path / "nowhere.txt"))
+    assert (tmp_path / "outputs" / "nbtest" / "notebooks" / "01_data.html").exists()
+
+
+def test_all_four_notebooks_run_in_order_like_make_demo(tmp_path, monkeypatch):
+    monkeypatch.setenv("P4_OUTPUTS", str(tmp_path / "outputs"))
+    monkeypatch.setenv("HF_TOKEN", SECRET)
+    params = dict(model="tiny", load_in_4bit=False, max_seq_length=128, max_steps=4, eval_steps=2, save_steps=2,
+                  logging_steps=1, per_device_train_batch_size=2, gradient_accumulation_steps=1,
+                  processed_dir=str(tmp_path / "processed"), run_name="full")
+    out = runner.run_notebooks(params)
+    for name in runner.NOTEBOOKS:
+        assert (out / f"{name}.ipynb").exists() and (out / f"{name}.html").exists()
+    run = tmp_path / "outputs" / "full"
+    for stage in ("pretraining", "instruction"):
+        manifest = storage.read_json(run / stage / "manifest.json")
+        assert manifest["steps"] == 4 and (run / stage / "adapter" / "adapter_config.json").exists()
+    for path in tmp_path.rglob("*"):
+        if path.is_file() and path.suffix in (".ipynb", ".html", ".json", ".jsonl", ".txt"):
+            assert SECRET not in path.read_text(errors="ignore"), f"token leaked into {path}"
