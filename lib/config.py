@@ -64,7 +64,7 @@ class Config:
     val_documents: list[str] = field(default_factory=list)
     qa_file: str | None = "data/sample/qa_pairs.jsonl"
     template_pairs_per_document: int = 8
-    pair_answer_tokens: int = 400
+    pair_answer_tokens: int = 256
     backtranslate: bool = False
     backtranslate_curate: bool = True
     processed_dir: str = "data/processed"
