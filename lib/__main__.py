@@ -1,7 +1,11 @@
 """Command line over the same functions the notebooks call.
 
     python -m lib prepare --mode pretraining|instruction|both [--config config.yaml] [--KEY VALUE ...]
+    python -m lib train --stage pretraining|instruction [--resume PATH|auto] [--no-unsloth] [--KEY VALUE ...]
+    python -m lib chat --model RUN_OR_ADAPTER [--interactive | --prompt TEXT | --test]
     python -m lib run [--notebooks 01_data,02_pretrain] [--KEY VALUE ...]     (papermill, all four by default)
+
+`train` runs unchanged under `accelerate launch` (one process per GPU, data parallel).
 
 Every configuration key is also a flag (`--model tiny`, `--max_seq_length 256`). Errors print one line
 and exit with status 2 (bad input) or 1 (a notebook failed).
@@ -16,15 +20,17 @@ import warnings
 from . import config as config_mod
 
 
-def add_config_flags(parser: argparse.ArgumentParser) -> None:
+def add_config_flags(parser: argparse.ArgumentParser, skip: tuple = ()) -> None:
     parser.add_argument("--config", default="config.yaml", help="the YAML file of settings")
     group = parser.add_argument_group("settings (override config.yaml)")
     for key in config_mod.KEYS:
+        if key in skip:
+            continue
         group.add_argument(f"--{key}", f"--{key.replace('_', '-')}", dest=key, default=None, metavar="VALUE")
 
 
-def overrides(args: argparse.Namespace) -> dict:
-    return {k: getattr(args, k) for k in config_mod.KEYS if getattr(args, k, None) is not None}
+def overrides(args: argparse.Namespace, skip: tuple = ()) -> dict:
+    return {k: getattr(args, k) for k in config_mod.KEYS if k not in skip and getattr(args, k, None) is not None}
 
 
 def cmd_prepare(args) -> int:
@@ -37,6 +43,31 @@ def cmd_prepare(args) -> int:
 
         generate = generation.generator(cfg)
     prepare.run(cfg, mode=args.mode, generate=generate)
+    return 0
+
+
+def cmd_train(args) -> int:
+    from . import export, training
+
+    extra = overrides(args)
+    if args.no_unsloth:
+        extra["use_unsloth"] = False
+    cfg = config_mod.load_config(args.config, **extra)
+    result = training.train_stage(cfg, args.stage)
+    if training.is_main_process():
+        done = export.export_stage(cfg, result.folder)
+        print(f"saved: {', '.join(f'{k} -> {v}' for k, v in done.items())}")
+        print(f"resources: {result.resources}")
+    return 0
+
+
+def cmd_chat(args) -> int:
+    from . import chat
+
+    cfg = config_mod.load_config(args.config, **overrides(args, skip=("model",)))
+    if not (args.prompt or args.test or args.interactive):
+        args.interactive = True
+    chat.run_cli(args.target, cfg, args.prompt, args.test, args.interactive)
     return 0
 
 
@@ -62,6 +93,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--mode", choices=["pretraining", "instruction", "both"], default="both")
     add_config_flags(p)
     p.set_defaults(func=cmd_prepare)
+
+    p = verbs.add_parser("train", help="one training stage (also under accelerate launch)")
+    p.add_argument("--stage", choices=["pretraining", "instruction"], required=True)
+    p.add_argument("--no-unsloth", action="store_true", help="train with Hugging Face + PEFT even if unsloth is there")
+    add_config_flags(p)
+    p.set_defaults(func=cmd_train)
+
+    p = verbs.add_parser("chat", help="talk to a tuned model")
+    p.add_argument("--model", dest="target", required=True, help="a run name, a stage folder or an adapter folder")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--interactive", action="store_true")
+    mode.add_argument("--prompt", help="answer one prompt and exit")
+    mode.add_argument("--test", action="store_true", help="answer the prompts in compare_prompts")
+    add_config_flags(p, skip=("model",))
+    p.set_defaults(func=cmd_chat)
 
     p = verbs.add_parser("run", help="execute the notebooks headless with papermill")
     p.add_argument("--notebooks", help="comma-separated names, e.g. 01_data,02_pretrain (default: all four)")

@@ -31,6 +31,9 @@ class Config:
     model: str = "meta-llama/Llama-3.2-3B-Instruct"
     load_in_4bit: bool = True
     use_unsloth: bool | Literal["auto"] = "auto"
+    hardware_profile: Literal["auto", "off", "t4", "l4", "a100", "h100", "gpu", "cpu"] = "auto"
+    precision: Literal["auto", "bf16", "fp16", "fp32"] = "auto"
+    gradient_checkpointing: bool | Literal["auto"] = "auto"
     chat_date: str = "26 Jul 2024"
     system_prompt: str | None = None
     # LoRA
@@ -52,6 +55,11 @@ class Config:
     eval_steps: int = 20
     save_steps: int = 50
     init_from: Literal["pretraining", "base"] = "pretraining"
+    resume: str | None = None
+    export_merged: bool = False
+    export_gguf: bool = False
+    compare_prompts: str | None = "data/prompts/compare.txt"
+    max_new_tokens: int = 200
     # data
     corpus: str = "data/sample/complete_corpus.txt"
     split_pattern: str | None = None

@@ -7,6 +7,7 @@ study, so every generation is made the same way and can be recorded with its set
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from .models import stop_token_ids
 
@@ -26,18 +27,19 @@ class GenerationSettings:
         return asdict(self)
 
 
-def chat_text(tokenizer, user: str, system_prompt: str | None = None, chat_date: str | None = None) -> str:
-    """The prompt string for one user turn, ending with the assistant header."""
-    messages = ([{"role": "system", "content": system_prompt}] if system_prompt else []) + \
-        [{"role": "user", "content": user}]
+def chat_text(tokenizer, user: str | list[dict], system_prompt: str | None = None,
+              chat_date: str | None = None) -> str:
+    """The prompt string for a user turn (or a whole conversation), ending with the assistant header."""
+    turns = [{"role": "user", "content": user}] if isinstance(user, str) else list(user)
+    messages = ([{"role": "system", "content": system_prompt}] if system_prompt else []) + turns
     kwargs = {"date_string": chat_date} if chat_date else {}
     return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True, **kwargs)
 
 
-def generate(model, tokenizer, prompts: list[str], settings: GenerationSettings | None = None, *,
+def generate(model, tokenizer, prompts: list, settings: GenerationSettings | None = None, *,
              chat: bool = True, system_prompt: str | None = None, chat_date: str | None = None,
              progress: bool = False) -> list[str]:
-    """Answers to `prompts` (user turns when `chat`, raw text to continue otherwise), in order."""
+    """Answers to `prompts`, in order: user turns (or message lists) when `chat`, raw text to continue otherwise."""
     import torch
 
     settings = settings or GenerationSettings()
@@ -82,3 +84,36 @@ def generator(cfg, settings: GenerationSettings | None = None):
     model, tokenizer = load_base(cfg)
     settings = settings or GenerationSettings(max_new_tokens=60)
     return lambda prompts: generate(model, tokenizer, prompts, settings, chat_date=cfg.chat_date, progress=True)
+
+
+# --- side by side ---------------------------------------------------------------------------------
+
+def read_prompts(path: str | Path) -> list[str]:
+    """One prompt per line; blank lines and lines starting with # are skipped."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: prompts file not found")
+    prompts = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()
+               if line.strip() and not line.lstrip().startswith("#")]
+    if not prompts:
+        raise ValueError(f"{path}: no prompts in the file")
+    return prompts
+
+
+def compare_with_base(model, tokenizer, prompts: list[str], settings: GenerationSettings, *, chat: bool = True,
+                      chat_date: str | None = None, label: str = "tuned") -> dict[str, list[str]]:
+    """The same prompts answered by the base model (adapters switched off) and the tuned one."""
+    with model.disable_adapter():
+        base = generate(model, tokenizer, prompts, settings, chat=chat, chat_date=chat_date)
+    return {"base": base, label: generate(model, tokenizer, prompts, settings, chat=chat, chat_date=chat_date)}
+
+
+def save_comparison(folder: Path, name: str, prompts: list[str], answers: dict[str, list[str]],
+                    settings: GenerationSettings, title: str) -> Path:
+    """`<name>.html` (the table the notebook shows) and `<name>.jsonl` (one row per prompt and arm)."""
+    from . import display, storage
+
+    rows = [{"prompt": p, "arm": arm, "answer": out[i], "settings": settings.as_dict()}
+            for i, p in enumerate(prompts) for arm, out in answers.items()]
+    storage.write_jsonl(folder / f"{name}.jsonl", rows)
+    return storage.write_text(folder / f"{name}.html", display.side_by_side(prompts, answers, title))

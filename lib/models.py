@@ -7,6 +7,9 @@ Both go through `AutoTokenizer` / `AutoModelForCausalLM.from_pretrained`. The hu
 
 from __future__ import annotations
 
+import json
+import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import colab, tiny
@@ -93,6 +96,48 @@ class explain_access_errors:
 
 # --- models -------------------------------------------------------------------------------------------
 
+class BackendError(RuntimeError):
+    """The configured backend cannot run here (use_unsloth: true without unsloth or without a GPU)."""
+
+
+@dataclass
+class Loaded:
+    model: object
+    tokenizer: object
+    backend: str                     # "unsloth" or "hf"
+
+
+_ANNOUNCED: set[str] = set()
+
+
+def choose_backend(cfg) -> str:
+    """unsloth when asked for (or `auto`) and it imports on a GPU; otherwise Hugging Face + PEFT."""
+    if cfg.use_unsloth is False:
+        return "hf"
+    import torch
+
+    if not torch.cuda.is_available():
+        reason = "no GPU"
+    else:
+        try:
+            import unsloth  # noqa: F401  (patches transformers; must come before models load)
+
+            return "unsloth"
+        except (ImportError, NotImplementedError) as exc:
+            reason = f"{type(exc).__name__}: {first_line(str(exc))}"
+    if cfg.use_unsloth is True:
+        raise BackendError(f"use_unsloth is true but unsloth cannot be used here ({reason}); install unsloth on a "
+                           "GPU machine, or set use_unsloth: auto (falls back) or false")
+    if reason not in _ANNOUNCED and os.environ.get("RANK", "0") == "0":  # one clear line, once
+        _ANNOUNCED.add(reason)
+        print(f"unsloth not used ({reason}): training with Hugging Face transformers + PEFT")
+    return "hf"
+
+
+def first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else ""
+
+
 def compute_dtype():
     """bf16 where the GPU supports it, fp16 on older GPUs (T4), fp32 on CPU."""
     import torch
@@ -102,8 +147,37 @@ def compute_dtype():
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
 
-def load_base(cfg, dtype=None):
-    """The base model (4-bit NF4 with double quantisation when `load_in_4bit`), and its tokenizer."""
+def local_device_map():
+    """Each process of a data-parallel launch puts its whole model on its own GPU."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return None
+    return {"": int(os.environ.get("LOCAL_RANK", torch.cuda.current_device()))}
+
+
+def load_model(cfg, dtype=None, backend: str | None = None, load_in_4bit: bool | None = None) -> Loaded:
+    """The base model and tokenizer through the configured backend (no adapters yet)."""
+    backend = backend or choose_backend(cfg)
+    dtype = dtype or compute_dtype()
+    four_bit = cfg.load_in_4bit if load_in_4bit is None else load_in_4bit
+    if backend == "unsloth":
+        from unsloth import FastLanguageModel
+
+        path = model_path(cfg)
+        with explain_access_errors(cfg.model):
+            model, tokenizer = FastLanguageModel.from_pretrained(
+                model_name=path, max_seq_length=cfg.max_seq_length, dtype=dtype, load_in_4bit=four_bit,
+                **hub_kwargs(path))
+        tokenizer = prepare_tokenizer(tokenizer)
+        model.config.pad_token_id = tokenizer.pad_token_id
+        return Loaded(model, tokenizer, "unsloth")
+    model, tokenizer = load_base(cfg, dtype, four_bit)
+    return Loaded(model, tokenizer, "hf")
+
+
+def load_base(cfg, dtype=None, load_in_4bit: bool | None = None):
+    """Hugging Face path: 4-bit NF4 with double quantisation when asked, else 16-bit (fp32 on CPU)."""
     import torch
     from transformers import AutoModelForCausalLM, BitsAndBytesConfig
     from transformers.utils import logging as hf_logging
@@ -111,13 +185,14 @@ def load_base(cfg, dtype=None):
     hf_logging.disable_progress_bar()
     path = model_path(cfg)
     dtype = dtype or compute_dtype()
+    four_bit = cfg.load_in_4bit if load_in_4bit is None else load_in_4bit
     kwargs: dict = {"dtype": dtype}
-    if cfg.load_in_4bit:
+    if four_bit:
         kwargs["quantization_config"] = BitsAndBytesConfig(
             load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-            bnb_4bit_compute_dtype=dtype if dtype != torch.float32 else torch.float32)
-    if torch.cuda.is_available():
-        kwargs["device_map"] = {"": torch.cuda.current_device()}
+            bnb_4bit_compute_dtype=dtype, bnb_4bit_quant_storage=torch.uint8)
+    if (device_map := local_device_map()) is not None:
+        kwargs["device_map"] = device_map
     tokenizer = load_tokenizer(cfg)
     with explain_access_errors(cfg.model):
         model = AutoModelForCausalLM.from_pretrained(path, **kwargs, **hub_kwargs(path))
@@ -126,11 +201,56 @@ def load_base(cfg, dtype=None):
     return model, tokenizer
 
 
-def lora_config(cfg):
+# --- LoRA -------------------------------------------------------------------------------------------
+
+def lora_settings(cfg, adapter: Path | None = None) -> dict:
+    """r, alpha, dropout and targets: from the configuration, or from an adapter being continued."""
+    settings = {"r": cfg.lora_r, "lora_alpha": cfg.lora_alpha, "lora_dropout": cfg.lora_dropout,
+                "target_modules": sorted(cfg.lora_target_modules)}
+    if adapter is not None:
+        saved = json.loads((Path(adapter) / "adapter_config.json").read_text())
+        settings.update(r=saved["r"], lora_alpha=saved["lora_alpha"], target_modules=sorted(saved["target_modules"]))
+    return settings
+
+
+def lora_config(cfg, adapter: Path | None = None):
     from peft import LoraConfig
 
-    return LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
-                      target_modules=list(cfg.lora_target_modules), bias="none", task_type="CAUSAL_LM")
+    return LoraConfig(**lora_settings(cfg, adapter), bias="none", task_type="CAUSAL_LM")
+
+
+def add_lora(loaded: Loaded, cfg, gradient_checkpointing: bool, init_adapter: Path | None = None):
+    """Trainable LoRA adapters on the base; `init_adapter` continues an earlier stage's adapter."""
+    settings = lora_settings(cfg, init_adapter)
+    if loaded.backend == "unsloth":
+        from unsloth import FastLanguageModel
+
+        model = FastLanguageModel.get_peft_model(
+            loaded.model, **settings, bias="none", random_state=cfg.seed,
+            use_gradient_checkpointing="unsloth" if gradient_checkpointing else False)
+    else:
+        from peft import get_peft_model, prepare_model_for_kbit_training
+
+        model = loaded.model
+        if getattr(model, "is_loaded_in_4bit", False):
+            model = prepare_model_for_kbit_training(
+                model, use_gradient_checkpointing=gradient_checkpointing,
+                gradient_checkpointing_kwargs={"use_reentrant": False})
+        model = get_peft_model(model, lora_config(cfg, init_adapter))
+    if init_adapter is not None:
+        load_adapter_weights(model, init_adapter)
+    return model
+
+
+def load_adapter_weights(model, adapter: Path) -> None:
+    """Copy a saved adapter's weights into a PEFT model with the same LoRA shape (any backend)."""
+    from peft import set_peft_model_state_dict
+    from safetensors.torch import load_file
+
+    weights = load_file(str(Path(adapter) / "adapter_model.safetensors"))
+    result = set_peft_model_state_dict(model, weights)
+    if result.unexpected_keys:
+        raise ValueError(f"{adapter}: adapter weights do not fit this model ({result.unexpected_keys[:3]} ...)")
 
 
 def parameter_counts(model) -> dict[str, int]:

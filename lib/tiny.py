@@ -18,9 +18,9 @@ from pathlib import Path
 
 from . import storage
 
-RECIPE_VERSION = 2
+RECIPE_VERSION = 3
 VOCAB_SIZE = 2048
-SHAPE = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+SHAPE = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, initializer_range=0.3,
              num_key_value_heads=2)
 TRAINING_TEXTS = ["data/sample/complete_corpus.txt", "data/sample/general_reference.txt",
                   "data/sample/qa_pairs.jsonl"]

@@ -1,21 +1,39 @@
 """The two training stages on TRL's SFTTrainer: continued pre-training, then instruction tuning.
 
-Stage 1 ("pretraining") trains LoRA adapters by next-token loss on the author's chunks; stage 2
-("instruction") continues from the stage-1 adapter (or from the base model: the SFT-only arm) with
-loss on the answers only. Each stage writes a folder in the run: adapter/, checkpoints/,
-log_history.json, loss.png and manifest.json (written last: its presence marks the stage finished).
+Stage 1 ("pretraining") trains LoRA adapters by next-token loss on the author's chunks, packed without
+letting one chunk attend to another. Stage 2 ("instruction") continues the stage-1 adapter on the
+question-answer pairs with loss on the answers only; with `init_from: base` it starts from the base model
+instead and is saved as the "sft_only" arm. Each stage is a folder of the run:
+
+    checkpoints/   every `save_steps` (on Drive on Colab; `resume: auto` continues from the newest)
+    adapter/       the final LoRA adapter and tokenizer
+    log_history.json, loss.png, manifest.json (written last: it marks the stage finished)
+
+The same function runs in a notebook, from `python -m lib train`, and in every process of
+`accelerate launch` (data parallel): only the main process writes files.
 """
 
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
+import os
+import re
+import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import models, plots, prepare, storage
+from . import callbacks, hardware, models, plots, prepare, storage
 
 STAGES = {"pretraining": ("pretraining_train.jsonl", "pretraining_val.jsonl"),
           "instruction": ("instruction_train.jsonl", "instruction_val.jsonl")}
+PACKAGES = ["torch", "transformers", "trl", "peft", "accelerate", "bitsandbytes", "datasets", "unsloth",
+            "unsloth_zoo", "tokenizers"]
+
+
+class StageError(RuntimeError):
+    """A stage cannot start: missing data, a missing stage-1 adapter, a bad checkpoint path."""
 
 
 @dataclass
@@ -25,21 +43,71 @@ class StageResult:
     adapter: Path
     log_history: list[dict]
     seconds: float
-    tokens_seen: int
-    model: object = None          # the trained PEFT model, for generating right away
-    tokenizer: object = None
+    tokens: int
+    plan: hardware.Plan
+    backend: str
+    parameters: dict
+    resources: dict
+    model: object = field(default=None, repr=False)       # the trained PEFT model, ready to generate
+    tokenizer: object = field(default=None, repr=False)
 
+
+# --- where a stage lives ------------------------------------------------------------------------------
+
+def folder_name(stage: str, cfg) -> str:
+    """pretraining, instruction (continues stage 1) or sft_only (instruction from the base model)."""
+    if stage not in STAGES:
+        raise StageError(f"stage must be one of {', '.join(STAGES)}, not {stage!r}")
+    return "sft_only" if stage == "instruction" and cfg.init_from == "base" else stage
+
+
+def stage_path(cfg, stage: str) -> Path:
+    return storage.run_dir(cfg.run_name) / folder_name(stage, cfg)
+
+
+def latest_checkpoint(folder: Path) -> Path | None:
+    """The newest `checkpoint-N` that finished saving (its trainer_state.json exists)."""
+    found = [(int(m.group(1)), p) for p in folder.glob("checkpoint-*")
+             if (m := re.fullmatch(r"checkpoint-(\d+)", p.name)) and (p / "trainer_state.json").exists()]
+    return max(found)[1] if found else None
+
+
+def resume_point(cfg, folder: Path) -> Path | None:
+    if not cfg.resume:
+        return None
+    if cfg.resume == "auto":
+        return latest_checkpoint(folder / "checkpoints")
+    path = storage.resolve(cfg.resume)
+    if not (path / "trainer_state.json").exists():
+        raise StageError(f"{path}: not a checkpoint folder (no trainer_state.json)")
+    return path
+
+
+def starting_adapter(cfg, stage: str) -> Path | None:
+    """Stage 2 continues the finished stage-1 adapter of the same run."""
+    if stage != "instruction" or cfg.init_from == "base":
+        return None
+    stage1 = stage_path(cfg.replace(init_from="pretraining"), "pretraining")
+    if not (stage1 / "manifest.json").exists():
+        raise StageError(f"{stage1}: stage 1 of run '{cfg.run_name}' has not finished; run 02_pretrain first "
+                         "(same run_name), or set init_from: base for the SFT-only arm")
+    return stage1 / "adapter"
+
+
+# --- data -------------------------------------------------------------------------------------------
 
 def load_split(cfg, stage: str) -> tuple[list[dict], list[dict], dict]:
     """Train and validation rows of a stage, and the data manifest (its hash goes into the run manifest)."""
     folder = storage.processed_dir(cfg)
     manifest_path = folder / "manifest.json"
     if not manifest_path.exists():
-        raise FileNotFoundError(f"{manifest_path}: no processed data; run 01_data (or `python -m lib prepare`)")
+        raise StageError(f"{manifest_path}: no processed data; run 01_data (or `python -m lib prepare`)")
     train_name, val_name = STAGES[stage]
+    if not (folder / train_name).exists():
+        raise StageError(f"{folder / train_name}: missing; run `python -m lib prepare --mode {stage}`")
     rows = [storage.read_jsonl(folder / name) for name in (train_name, val_name)]
     if not rows[0]:
-        raise ValueError(f"{folder / train_name}: no training rows for stage '{stage}'")
+        raise StageError(f"{folder / train_name}: no training rows for stage '{stage}'")
     return rows[0], rows[1], storage.read_json(manifest_path)
 
 
@@ -53,77 +121,208 @@ def to_dataset(rows: list[dict], stage: str, chat_date: str):
                                "chat_template_kwargs": {"date_string": chat_date}} for r in rows])
 
 
-def sft_config(cfg, stage: str, output_dir: Path, has_eval: bool):
+# --- the trainer ------------------------------------------------------------------------------------
+
+def sft_config(cfg, stage: str, output_dir: Path, plan: hardware.Plan, has_eval: bool, backend: str,
+               resuming: bool):
     import torch
     from trl import SFTConfig
 
-    on_gpu = torch.cuda.is_available()
-    dtype = models.compute_dtype()
     return SFTConfig(
         output_dir=str(output_dir),
         max_length=cfg.max_seq_length,
-        per_device_train_batch_size=cfg.per_device_train_batch_size,
-        per_device_eval_batch_size=cfg.per_device_train_batch_size,
-        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
+        per_device_train_batch_size=plan.micro_batch,
+        per_device_eval_batch_size=plan.micro_batch,
+        gradient_accumulation_steps=plan.gradient_accumulation,
         learning_rate=cfg.learning_rate,
         num_train_epochs=cfg.num_train_epochs,
         max_steps=cfg.max_steps,
-        warmup_steps=cfg.warmup_ratio,  # transformers 5: a float under 1 is a ratio
+        warmup_steps=cfg.warmup_ratio,  # transformers 5: a float under 1 is a ratio of all steps
         lr_scheduler_type=cfg.lr_scheduler_type,
         seed=cfg.seed,
-        packing=stage == "pretraining",
-        bf16=on_gpu and dtype == torch.bfloat16,
-        fp16=on_gpu and dtype == torch.float16,
-        use_cpu=not on_gpu,
-        gradient_checkpointing=on_gpu,
+        packing=stage == "pretraining",  # BFD packing, padding-free: chunks never attend to each other
+        bf16=plan.precision == "bf16",
+        fp16=plan.precision == "fp16",
+        use_cpu=not torch.cuda.is_available(),
+        gradient_checkpointing=plan.gradient_checkpointing and backend != "unsloth",
+        gradient_checkpointing_kwargs={"use_reentrant": False},
         logging_steps=cfg.logging_steps,
         eval_strategy="steps" if has_eval else "no",
         eval_steps=cfg.eval_steps,
+        eval_on_start=has_eval and not resuming,
         save_strategy="steps",
         save_steps=cfg.save_steps,
         report_to="none",
         disable_tqdm=True,
-        dataset_num_proc=None,
+        ddp_find_unused_parameters=False,
     )
 
 
-def train_stage(cfg, stage: str, init_adapter: Path | None = None, callbacks: list | None = None) -> StageResult:
-    """Train one stage and save everything about it in the run folder."""
-    import datasets
-    from peft import PeftModel, get_peft_model
+def make_trainer(model, tokenizer, args, train_dataset, eval_dataset, extra_callbacks):
     from transformers import PrinterCallback
     from trl import SFTTrainer
 
-    datasets.disable_progress_bars()
+    class Trainer(SFTTrainer):
+        """SFTTrainer that can record which rows each process trained on (P4_BATCH_LOG=folder)."""
 
-    run_name = cfg.run_name
-    folder = storage.stage_dir(run_name, stage, overwrite=cfg.overwrite)
-    train_rows, val_rows, data_manifest = load_split(cfg, stage)
-    model, tokenizer = models.load_base(cfg)
-    if init_adapter is not None:
-        model = PeftModel.from_pretrained(model, str(init_adapter), is_trainable=True)
+        def training_step(self, model, inputs, *args, **kwargs):
+            if os.environ.get("P4_BATCH_LOG"):
+                log_batch(Path(os.environ["P4_BATCH_LOG"]), self.args.process_index, self.state.global_step,
+                          inputs)
+            return super().training_step(model, inputs, *args, **kwargs)
+
+    trainer = Trainer(model=model, args=args, processing_class=tokenizer, train_dataset=train_dataset,
+                      eval_dataset=eval_dataset, callbacks=extra_callbacks)
+    trainer.remove_callback(PrinterCallback)  # our callbacks draw or print instead
+    return trainer
+
+
+def log_batch(folder: Path, rank: int, step: int, inputs: dict) -> None:
+    """One line per training sequence: process, step and a hash of its tokens (a data-parallel audit)."""
+    import torch
+
+    folder.mkdir(parents=True, exist_ok=True)
+    ids = inputs["input_ids"].detach().cpu()
+    starts = (inputs["position_ids"][0] == 0).nonzero().flatten().tolist() if "position_ids" in inputs else None
+    rows = []
+    if starts is not None:  # padding-free packing: one row holds several sequences
+        bounds = starts + [ids.shape[1]]
+        seqs = [ids[0, a:b] for a, b in zip(bounds, bounds[1:])]
     else:
-        model = get_peft_model(model, models.lora_config(cfg))
-    args = sft_config(cfg, stage, folder / "checkpoints", bool(val_rows))
-    trainer = SFTTrainer(model=model, args=args, processing_class=tokenizer,
-                         train_dataset=to_dataset(train_rows, stage, cfg.chat_date),
-                         eval_dataset=to_dataset(val_rows, stage, cfg.chat_date) if val_rows else None,
-                         callbacks=callbacks or [])
-    trainer.remove_callback(PrinterCallback)  # the notebook draws the curve instead of printing dicts
+        mask = inputs.get("attention_mask", torch.ones_like(ids))
+        seqs = [row[m.bool()] for row, m in zip(ids, mask)]
+    for seq in seqs:
+        rows.append(f"{rank}\t{step}\t{hashlib.sha1(seq.numpy().tobytes()).hexdigest()}\n")
+    with open(folder / f"rank{rank}.tsv", "a") as fh:
+        fh.writelines(rows)
+
+
+# --- a stage --------------------------------------------------------------------------------------
+
+@dataclass
+class StageSetup:
+    """Everything decided before the first step: shown by the notebook, then handed to `run`."""
+    cfg: object
+    stage: str
+    name: str
+    folder: Path
+    checkpoint: Path | None
+    init_adapter: Path | None
+    plan: hardware.Plan
+    backend: str
+    parameters: dict
+    rows: dict
+    data_manifest: dict
+    trainer: object = field(repr=False)
+    tokenizer: object = field(repr=False)
+
+    def summary(self) -> dict:
+        return {"stage": self.name, "backend": self.backend, "starts from": str(self.init_adapter or "base model"),
+                "resumes from": str(self.checkpoint or "-"), **self.rows, **self.parameters}
+
+
+TITLES = {"pretraining": "stage 1: continued pre-training", "instruction": "stage 2: instruction tuning",
+          "sft_only": "SFT only (from the base model)"}
+
+
+def setup_stage(cfg, stage: str, extra_callbacks: list | None = None, progress: bool = True) -> StageSetup:
+    """Check the inputs, pick the hardware plan, load the model, add LoRA, build the trainer."""
+    import datasets
+
+    datasets.disable_progress_bars()
+    name = folder_name(stage, cfg)
+    checkpoint = resume_point(cfg, storage.run_dir(cfg.run_name) / name)
+    folder = storage.stage_dir(cfg.run_name, name, overwrite=cfg.overwrite and is_main_process(),
+                               resume=checkpoint is not None or not is_main_process())
+    init_adapter = starting_adapter(cfg, stage)
+    train_rows, val_rows, data_manifest = load_split(cfg, stage)
+    plan = hardware.plan(cfg)
+    if is_main_process():
+        print(plan.describe())
+    loaded = models.load_model(cfg, hardware.torch_dtype(plan.precision))
+    model = models.add_lora(loaded, cfg, plan.gradient_checkpointing, init_adapter)
+    args = sft_config(cfg, stage, folder / "checkpoints", plan, bool(val_rows), loaded.backend,
+                      checkpoint is not None)
+    trainer = make_trainer(model, loaded.tokenizer, args, to_dataset(train_rows, stage, cfg.chat_date),
+                           to_dataset(val_rows, stage, cfg.chat_date) if val_rows else None,
+                           (callbacks.progress_callbacks(TITLES[name]) if progress else []) + (extra_callbacks or []))
+    return StageSetup(cfg, stage, name, folder, checkpoint, init_adapter, plan, loaded.backend,
+                      models.parameter_counts(model), {"train rows": len(train_rows), "validation rows": len(val_rows)},
+                      data_manifest, trainer, loaded.tokenizer)
+
+
+def run(setup: StageSetup) -> StageResult:
+    """Train, then save the adapter, the log, the curve and the manifest (main process only)."""
+    cfg, trainer = setup.cfg, setup.trainer
+    if is_main_process() and setup.checkpoint is not None:
+        print(f"resuming from {setup.checkpoint}")
+    hardware.reset_peak_memory()
     started = time.time()
-    trainer.train()
+    trainer.train(resume_from_checkpoint=str(setup.checkpoint) if setup.checkpoint else None)
     seconds = time.time() - started
-    adapter = folder / "adapter"
-    trainer.model.save_pretrained(str(adapter))
-    tokenizer.save_pretrained(str(adapter))
     history = trainer.state.log_history
-    storage.write_json(folder / "log_history.json", history)
-    plots.save(plots.loss_curve(history, f"{stage}: loss"), folder / "loss.png")
-    tokens = int(getattr(trainer.state, "num_input_tokens_seen", 0) or 0)
-    storage.write_json(folder / "manifest.json", {
-        "stage": stage, "run_name": run_name, "init_adapter": str(init_adapter) if init_adapter else None,
-        "config": cfg.as_dict(), "data_hash": prepare.data_hash(data_manifest),
-        "train_rows": len(train_rows), "validation_rows": len(val_rows), "seconds": round(seconds, 1),
-        "steps": trainer.state.global_step, "parameters": models.parameter_counts(trainer.model),
-    })
-    return StageResult(stage, folder, adapter, history, seconds, tokens, trainer.model, tokenizer)
+    tokens = trained_tokens(history)
+    resources = hardware.resources(seconds, tokens)
+    adapter = setup.folder / "adapter"
+    if is_main_process():
+        trainer.model.save_pretrained(str(adapter))
+        setup.tokenizer.save_pretrained(str(adapter))
+        storage.write_json(setup.folder / "log_history.json", history)
+        plots.save(plots.loss_curve(history, TITLES[setup.name]), setup.folder / "loss.png")
+        storage.write_json(setup.folder / "manifest.json", {
+            "stage": setup.stage, "arm": setup.name, "run_name": cfg.run_name, "backend": setup.backend,
+            "init_adapter": str(setup.init_adapter) if setup.init_adapter else None,
+            "resumed_from": str(setup.checkpoint) if setup.checkpoint else None,
+            "steps": trainer.state.global_step, "final": final_losses(history), "parameters": setup.parameters,
+            "plan": setup.plan.as_dict(), "resources": resources, "config": cfg.as_dict(),
+            "data": {"hash": prepare.data_hash(setup.data_manifest), **setup.rows,
+                     "processed_dir": str(storage.processed_dir(cfg))},
+            "versions": package_versions(), "git": git_commit(), "machine": hardware.describe_machine(),
+        })
+    trainer.accelerator.wait_for_everyone()
+    return StageResult(setup.stage, setup.folder, adapter, history, seconds, tokens, setup.plan, setup.backend,
+                       setup.parameters, resources, trainer.model, setup.tokenizer)
+
+
+def train_stage(cfg, stage: str, extra_callbacks: list | None = None, progress: bool = True) -> StageResult:
+    """`setup_stage` then `run`: one call for the command line and tests."""
+    return run(setup_stage(cfg, stage, extra_callbacks, progress))
+
+
+def is_main_process() -> bool:
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def trained_tokens(history: list[dict]) -> int:
+    """Tokens the trainer consumed (TRL's running count, across all processes)."""
+    counts = [r["num_tokens"] for r in history if "num_tokens" in r]
+    return int(counts[-1]) if counts else 0
+
+
+def final_losses(history: list[dict]) -> dict:
+    train = [r["loss"] for r in history if "loss" in r]
+    evals = [r["eval_loss"] for r in history if "eval_loss" in r]
+    return {"train_loss": train[-1] if train else None, "eval_loss": evals[-1] if evals else None,
+            "first_eval_loss": evals[0] if evals else None}
+
+
+def package_versions() -> dict:
+    out = {}
+    for name in PACKAGES:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def git_commit() -> dict:
+    """The commit the code ran at, and whether it had uncommitted changes."""
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=storage.PROJECT_ROOT, capture_output=True, text=True,
+                              timeout=10).stdout.strip()
+    try:
+        commit = git("rev-parse", "HEAD")
+        return {"commit": commit or "unknown", "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": "unknown", "dirty": None}

@@ -33,6 +33,9 @@ def test_committed_notebooks_are_clean(path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_parameters_are_config_keys_and_never_secrets(path):
     params = runner.declared_parameters(path.stem)
+    cell = next(c for c in json.loads(path.read_text())["cells"] if "parameters" in c["metadata"].get("tags", []))
+    assigned = re.findall(r"^(\w+)\s*=", "".join(cell["source"]), re.M)
+    assert sorted(params) == sorted(assigned), "papermill must parse every line of the parameters cell"
     assert "config_file" in params
     for name, info in params.items():
         assert not runner.SECRET_NAME.search(name)
@@ -97,6 +100,15 @@ def test_all_four_notebooks_run_in_order_like_make_demo(tmp_path, monkeypatch):
     for stage in ("pretraining", "instruction"):
         manifest = storage.read_json(run / stage / "manifest.json")
         assert manifest["steps"] == 4 and (run / stage / "adapter" / "adapter_config.json").exists()
+        assert (run / stage / "comparison.html").exists() and (run / stage / "comparison.jsonl").exists()
+        nb = nbformat.read(out / f"{'02_pretrain' if stage == 'pretraining' else '03_instruct'}.ipynb", 4)
+        train_cell = next(c for c in nb.cells if c.cell_type == "code" and "training.run(setup)" in c.source)
+        assert [o for o in train_cell.outputs if "image/png" in o.get("data", {})], "the live loss curve"
+        outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+        assert any("peak" in str(o.get("data", {})) or "tokens_per_second" in str(o.get("data", {}))
+                   for o in outputs), "the resources table"
+    nb = nbformat.read(out / "03_instruct.ipynb", 4)
+    assert "application/vnd.jupyter.widget-view+json" in nb.cells[-2].outputs[0]["data"], "the chat box"
     for path in tmp_path.rglob("*"):
         if path.is_file() and path.suffix in (".ipynb", ".html", ".json", ".jsonl", ".txt"):
             assert SECRET not in path.read_text(errors="ignore"), f"token leaked into {path}"

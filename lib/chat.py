@@ -1,0 +1,119 @@
+"""Talking to a tuned model: a chat box for Colab (ipywidgets) and the `python -m lib chat` loop.
+
+Both keep the conversation as a list of messages and answer through `generation.generate`, so what the
+researcher sees in chat is produced exactly like the study's generations. Under papermill the box is
+drawn but inert: widget callbacks only fire in a live kernel.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import config as config_mod
+from . import generation, models, storage
+
+ARMS = ("instruction", "sft_only", "pretraining")
+
+
+class Conversation:
+    """A running chat: the messages so far and how to answer the next one."""
+
+    def __init__(self, model, tokenizer, cfg, settings: generation.GenerationSettings | None = None):
+        self.model, self.tokenizer, self.cfg = model, tokenizer, cfg
+        self.settings = settings or generation.GenerationSettings(max_new_tokens=cfg.max_new_tokens)
+        self.messages: list[dict] = []
+
+    def ask(self, text: str) -> str:
+        self.messages.append({"role": "user", "content": text})
+        answer = generation.generate(self.model, self.tokenizer, [self.messages], self.settings,
+                                     system_prompt=self.cfg.system_prompt, chat_date=self.cfg.chat_date)[0]
+        self.messages.append({"role": "assistant", "content": answer})
+        return answer
+
+    def reset(self) -> None:
+        self.messages.clear()
+
+
+def chat_box(conversation: Conversation):
+    """A text box, Send and Clear buttons, and the transcript below them."""
+    import html
+
+    import ipywidgets as widgets
+
+    box = widgets.Textarea(placeholder="Ask the tuned model something ...", layout=widgets.Layout(width="100%"))
+    send, clear = widgets.Button(description="Send", button_style="primary"), widgets.Button(description="Clear")
+    transcript = widgets.HTML()
+
+    def render():
+        transcript.value = "".join(
+            f"<p><b>{'You' if m['role'] == 'user' else 'Model'}:</b> {html.escape(m['content'])}</p>"
+            for m in conversation.messages)
+
+    def on_send(_):
+        if box.value.strip():
+            conversation.ask(box.value.strip())
+            box.value = ""
+            render()
+
+    def on_clear(_):
+        conversation.reset()
+        render()
+
+    send.on_click(on_send)
+    clear.on_click(on_clear)
+    return widgets.VBox([box, widgets.HBox([send, clear]), transcript])
+
+
+# --- command line ---------------------------------------------------------------------------------
+
+def find_adapter(target: str) -> Path:
+    """An adapter folder from a run name, a stage folder, or the adapter folder itself."""
+    path = Path(target).expanduser()
+    candidates = [path, path / "adapter"] + [storage.run_dir(target) / arm / "adapter" for arm in ARMS]
+    for candidate in candidates:
+        if (candidate / "adapter_config.json").exists():
+            return candidate
+    raise FileNotFoundError(f"{target}: no adapter there (give a run name, a stage folder or an adapter folder)")
+
+
+def load_for_chat(target: str, cfg):
+    """Base model + adapter, with the settings the stage was trained with when its manifest says them."""
+    from peft import PeftModel
+
+    adapter = find_adapter(target)
+    manifest = adapter.parent / "manifest.json"
+    if manifest.exists():
+        trained = storage.read_json(manifest)["config"]
+        cfg = cfg.replace(model=trained["model"], load_in_4bit=trained["load_in_4bit"],
+                          chat_date=trained["chat_date"], system_prompt=trained["system_prompt"])
+    loaded = models.load_model(cfg, backend="hf")
+    return PeftModel.from_pretrained(loaded.model, str(adapter)), loaded.tokenizer, cfg, adapter
+
+
+def run_cli(target: str, cfg: config_mod.Config, prompt: str | None, test: bool, interactive: bool) -> None:
+    model, tokenizer, cfg, adapter = load_for_chat(target, cfg)
+    conversation = Conversation(model, tokenizer, cfg)
+    print(f"adapter: {adapter}")
+    if prompt:
+        show(prompt, conversation.ask(prompt))
+    if test:
+        for question in generation.read_prompts(storage.resolve(cfg.compare_prompts)):
+            conversation.reset()
+            show(question, conversation.ask(question))
+    if interactive:
+        print("Type a message; 'reset' starts over, 'exit' (or Ctrl-D) ends.")
+        while True:
+            try:
+                text = input("you> ").strip()
+            except EOFError:
+                break
+            if text in ("exit", "quit"):
+                break
+            if text == "reset":
+                conversation.reset()
+            elif text:
+                print(f"model> {conversation.ask(text)}")
+
+
+def show(prompt: str, answer: str) -> None:
+    print(f"PROMPT: {prompt}\n{'-' * 40}\nRESPONSE: {answer}\n")

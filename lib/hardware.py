@@ -1,0 +1,152 @@
+"""Hardware profiles: what GPU is this, and how should training be shaped to fit and run well on it.
+
+A profile picks precision (bf16 where supported, fp16 on a T4, fp32 on CPU), the micro-batch and
+gradient checkpointing. The effective batch (per_device_train_batch_size x gradient_accumulation_steps in
+the configuration) never changes: a smaller micro-batch gets more accumulation steps, so a run on a T4 and
+one on an H100 take the same optimiser steps. `hardware_profile: off` uses the configuration as written;
+a profile name forces that profile.
+"""
+
+from __future__ import annotations
+
+import platform
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    micro_batch_2048: int          # sequences per device step at 2048 tokens (scaled for other lengths)
+    gradient_checkpointing: bool
+    note: str
+
+
+PROFILES = {
+    "t4": Profile("t4", 1, True, "16 GB, no bf16: fp16, one sequence per step (~8.6 GiB at 2048 tokens, 4-bit)"),
+    "l4": Profile("l4", 2, True, "24 GB, bf16"),
+    "a100": Profile("a100", 4, True, "40/80 GB, bf16"),
+    "h100": Profile("h100", 8, True, "H100/H200, 80-141 GB, bf16"),
+    "gpu": Profile("gpu", 1, True, "an unrecognised GPU: the cautious T4-like shape"),
+    "cpu": Profile("cpu", 0, False, "no GPU: fp32, the configured batch (the tiny model, tests)"),
+}
+
+
+@dataclass(frozen=True)
+class Plan:
+    profile: str
+    device: str
+    precision: str                  # bf16, fp16 or fp32
+    micro_batch: int
+    gradient_accumulation: int
+    effective_batch: int
+    gradient_checkpointing: bool
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def describe(self) -> str:
+        return (f"hardware profile '{self.profile}' on {self.device}: {self.precision}, micro-batch "
+                f"{self.micro_batch} x accumulation {self.gradient_accumulation} = effective batch "
+                f"{self.effective_batch}, gradient checkpointing {'on' if self.gradient_checkpointing else 'off'}")
+
+
+def gpu_name() -> str | None:
+    import torch
+
+    return torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+
+
+def detect(name: str | None = None) -> str:
+    """The profile for a device name (default: this machine's first GPU)."""
+    name = name if name is not None else gpu_name()
+    if not name:
+        return "cpu"
+    upper = name.upper()
+    for key, profile in (("T4", "t4"), ("L4", "l4"), ("A100", "a100"), ("H100", "h100"), ("H200", "h100"),
+                         ("GH200", "h100")):
+        if key in upper:
+            return profile
+    return "gpu"
+
+
+def bf16_supported() -> bool:
+    import torch
+
+    return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+
+
+def plan(cfg) -> Plan:
+    """Precision, micro-batch, accumulation and checkpointing for this machine and configuration."""
+    import torch
+
+    on_gpu = torch.cuda.is_available()
+    device = gpu_name() or f"CPU ({platform.processor() or platform.machine()})"
+    effective = cfg.per_device_train_batch_size * cfg.gradient_accumulation_steps
+    if cfg.hardware_profile == "off":
+        name, micro = "off", cfg.per_device_train_batch_size
+        checkpointing = on_gpu
+    else:
+        name = detect() if cfg.hardware_profile == "auto" else cfg.hardware_profile
+        profile = PROFILES[name]
+        if profile.micro_batch_2048:
+            micro = max(1, profile.micro_batch_2048 * 2048 // cfg.max_seq_length)
+        else:
+            micro = cfg.per_device_train_batch_size
+        micro = largest_divisor_at_most(effective, micro)
+        checkpointing = profile.gradient_checkpointing and on_gpu
+    if cfg.gradient_checkpointing != "auto":
+        checkpointing = bool(cfg.gradient_checkpointing)
+    precision = cfg.precision
+    if precision == "auto":
+        precision = "fp32" if not on_gpu else "bf16" if bf16_supported() else "fp16"
+    return Plan(name, device, precision, micro, max(1, effective // micro), effective, checkpointing)
+
+
+def largest_divisor_at_most(n: int, limit: int) -> int:
+    """The largest micro-batch <= limit that divides the effective batch (so no step is ragged)."""
+    for m in range(min(n, max(1, limit)), 0, -1):
+        if n % m == 0:
+            return m
+    return 1
+
+
+def torch_dtype(precision: str):
+    import torch
+
+    return {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[precision]
+
+
+# --- what a run used --------------------------------------------------------------------------------
+
+def reset_peak_memory() -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
+
+
+def resources(seconds: float, tokens: int) -> dict:
+    """GPU name and memory, peak allocated and reserved, time and throughput of a run just finished."""
+    import torch
+
+    gib = 1024 ** 3
+    out = {"device": gpu_name() or "CPU", "training_seconds": round(seconds, 1),
+           "tokens_per_second": round(tokens / seconds, 1) if seconds > 0 else None, "tokens": tokens}
+    if torch.cuda.is_available():
+        props = torch.cuda.get_device_properties(0)
+        out.update(gpu_memory_gib=round(props.total_memory / gib, 1),
+                   peak_allocated_gib=round(torch.cuda.max_memory_allocated() / gib, 2),
+                   peak_reserved_gib=round(torch.cuda.max_memory_reserved() / gib, 2))
+    return out
+
+
+def describe_machine() -> dict:
+    """For run manifests: enough to know where a number came from."""
+    import torch
+
+    info = {"python": platform.python_version(), "platform": platform.platform(), "torch": torch.__version__,
+            "gpu": gpu_name(), "gpu_count": torch.cuda.device_count() if torch.cuda.is_available() else 0}
+    if torch.cuda.is_available():
+        info["cuda"] = torch.version.cuda
+        info["gpu_memory_gib"] = round(torch.cuda.get_device_properties(0).total_memory / 1024 ** 3, 1)
+    return info

@@ -1,0 +1,322 @@
+"""The training stages on the tiny model, CPU: real SFTTrainer, real PEFT, real files."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from lib import config, export, generation, hardware, models, prepare, storage, training
+from tests.conftest import ROOT
+
+FAST = dict(model="tiny", load_in_4bit=False, max_seq_length=128, per_device_train_batch_size=4,
+            gradient_accumulation_steps=1, learning_rate=2e-2, warmup_ratio=0.0, logging_steps=5, eval_steps=10,
+            save_steps=10)
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("processed")
+    cfg = config.load_config(ROOT / "config.yaml", **FAST, processed_dir=str(folder))
+    prepare.run(cfg, verbose=False)
+    return folder
+
+
+@pytest.fixture
+def cfg(data_dir, outputs):
+    return config.load_config(ROOT / "config.yaml", **FAST, processed_dir=str(data_dir), run_name="r")
+
+
+def logits(model, tokenizer, text="The narrative self at the bedside."):
+    batch = tokenizer([text], return_tensors="pt")
+    model.eval()
+    with torch.no_grad():
+        return model(**batch).logits
+
+
+# --- the two stages -----------------------------------------------------------------------------------
+
+def test_stage1_lowers_eval_loss_and_saves_a_complete_stage(cfg):
+    result = training.train_stage(cfg.replace(max_steps=40), "pretraining", progress=False)
+    final = training.final_losses(result.log_history)
+    assert final["eval_loss"] < final["first_eval_loss"] - 0.5, final
+    folder = result.folder
+    for name in ("adapter/adapter_config.json", "adapter/adapter_model.safetensors", "adapter/tokenizer.json",
+                 "log_history.json", "loss.png", "manifest.json", "checkpoints/checkpoint-40"):
+        assert (folder / name).exists(), name
+    manifest = json.loads((folder / "manifest.json").read_text())
+    data_manifest = json.loads((Path(cfg.processed_dir) / "manifest.json").read_text())
+    assert manifest["data"]["hash"] == prepare.data_hash(data_manifest)
+    assert manifest["versions"]["transformers"] and manifest["versions"]["trl"] and manifest["versions"]["peft"]
+    assert len(manifest["git"]["commit"]) in (40, 7) or manifest["git"]["commit"] == "unknown"
+    assert manifest["machine"]["torch"] == torch.__version__ and manifest["plan"]["profile"] == "cpu"
+    assert manifest["steps"] == 40 and manifest["backend"] == "hf"
+    assert 0 < manifest["parameters"]["trainable"] < manifest["parameters"]["total"]
+
+
+def test_stage2_continues_stage1_and_lowers_loss_on_held_out_pairs(cfg):
+    stage1 = training.train_stage(cfg.replace(max_steps=10), "pretraining", progress=False)
+    setup = training.setup_stage(cfg.replace(max_steps=60), "instruction", progress=False)
+    assert setup.init_adapter == stage1.adapter
+    # the stage-1 adapter's weights are where training starts
+    from safetensors.torch import load_file
+
+    saved = load_file(str(stage1.adapter / "adapter_model.safetensors"))
+    state = {k: v for k, v in setup.trainer.model.state_dict().items() if "lora_A" in k}
+    key = next(k for k in saved if "lora_A" in k)
+    match = next(v for k, v in state.items() if k.replace(".default", "") == key)
+    assert torch.equal(match, saved[key])
+    result = training.run(setup)
+    final = training.final_losses(result.log_history)
+    assert final["eval_loss"] < final["first_eval_loss"], final
+    assert result.folder.name == "instruction" and (result.folder / "adapter").exists()
+    assert (stage1.folder / "adapter" / "adapter_model.safetensors").exists()  # stage 1 kept apart
+
+
+def test_sft_only_arm_starts_from_the_base_model(cfg):
+    result = training.train_stage(cfg.replace(max_steps=2, init_from="base"), "instruction", progress=False)
+    assert result.folder.name == "sft_only"
+    assert json.loads((result.folder / "manifest.json").read_text())["init_adapter"] is None
+
+
+def test_instruction_stage_needs_a_finished_stage1(cfg):
+    with pytest.raises(training.StageError, match="stage 1 of run 'r' has not finished"):
+        training.train_stage(cfg.replace(max_steps=2), "instruction", progress=False)
+
+
+def test_a_finished_stage_is_never_overwritten_silently(cfg):
+    training.train_stage(cfg.replace(max_steps=1), "pretraining", progress=False)
+    with pytest.raises(storage.RunExistsError, match="already finished.*overwrite=True"):
+        training.train_stage(cfg.replace(max_steps=1), "pretraining", progress=False)
+    again = training.train_stage(cfg.replace(max_steps=2, overwrite=True), "pretraining", progress=False)
+    assert json.loads((again.folder / "manifest.json").read_text())["steps"] == 2
+
+
+# --- labels -----------------------------------------------------------------------------------------
+
+def test_only_answer_tokens_and_the_closing_eot_carry_labels(cfg):
+    cfg = cfg.replace(max_seq_length=1024)
+    setup = training.setup_stage(cfg.replace(max_steps=1, init_from="base"), "instruction", progress=False)
+    tok = setup.tokenizer
+    rows = training.load_split(cfg, "instruction")[0]
+    eot = tok.convert_tokens_to_ids("<|eot_id|>")
+    dataset = setup.trainer.train_dataset
+    assert len(dataset) == len(rows)
+    by_ids = {tuple(ex["input_ids"]): ex["labels"] for ex in dataset}
+    checked = 0
+    for row in rows:
+        prompt_ids = tok.apply_chat_template(row["prompt"], add_generation_prompt=True, tokenize=True,
+                                             date_string=cfg.chat_date, return_dict=False)
+        full_ids = tok.apply_chat_template(row["prompt"] + row["completion"], tokenize=True,
+                                           date_string=cfg.chat_date, return_dict=False)
+        labels = by_ids.get(tuple(full_ids[: cfg.max_seq_length]))
+        assert labels is not None, "the trainer tokenised the row as the chat template does"
+        n = len(prompt_ids)
+        assert all(label == -100 for label in labels[:n]), "no prompt token carries a label"
+        assert labels[n:] == full_ids[n:len(labels)], "every answer token carries its label"
+        if len(full_ids) <= cfg.max_seq_length:
+            assert labels[-1] == eot, "the closing <|eot_id|> carries a label"
+            checked += 1
+    assert checked == len(rows)
+
+
+def test_the_tuned_tiny_model_learns_to_stop_at_eot(cfg, tmp_path):
+    folder = tmp_path / "short"
+    questions = ["Is it so?", "Do you agree?", "Is that right?", "Would you say yes?", "Shall we?", "Really?"]
+    rows = [{"prompt": [{"role": "user", "content": q}], "completion": [{"role": "assistant", "content": "Yes."}],
+             "document": "d.txt", "category": "c", "source": "test"} for q in questions]
+    shutil.copytree(Path(cfg.processed_dir), folder)
+    storage.write_jsonl(folder / "instruction_train.jsonl", rows * 4)
+    storage.write_jsonl(folder / "instruction_val.jsonl", rows[:2])
+    result = training.train_stage(cfg.replace(processed_dir=str(folder), max_steps=120, init_from="base",
+                                              learning_rate=3e-2), "instruction", progress=False)
+    tok, model = result.tokenizer, result.model
+    prompt = generation.chat_text(tok, "Do you agree?", chat_date=cfg.chat_date)
+    batch = tok([prompt], return_tensors="pt", add_special_tokens=False)
+    out = model.generate(**batch, max_new_tokens=20, do_sample=False, eos_token_id=models.stop_token_ids(tok),
+                         pad_token_id=tok.pad_token_id)[0, batch["input_ids"].shape[1]:].tolist()
+    eot = tok.convert_tokens_to_ids("<|eot_id|>")
+    assert eot in out and len(out) < 20, tok.decode(out)
+    assert tok.decode(out[: out.index(eot)]).strip() == "Yes."
+
+
+# --- packing ------------------------------------------------------------------------------------------
+
+def test_packed_chunks_do_not_attend_to_each_other(cfg):
+    setup = training.setup_stage(cfg.replace(max_steps=1, per_device_train_batch_size=8), "pretraining",
+                                 progress=False)
+    batch = next(iter(setup.trainer.get_train_dataloader()))
+    assert "attention_mask" not in batch and batch["input_ids"].shape[0] == 1  # padding-free packing
+    starts = (batch["position_ids"][0] == 0).nonzero().flatten().tolist()
+    assert len(starts) >= 2, "the batch packs several chunks into one row"
+    model = setup.trainer.model.eval()
+    with torch.no_grad():
+        packed = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"]).logits[0]
+        bounds = starts + [batch["input_ids"].shape[1]]
+        for a, b in zip(bounds, bounds[1:]):
+            alone = model(input_ids=batch["input_ids"][:, a:b]).logits[0]
+            torch.testing.assert_close(packed[a:b], alone, atol=1e-4, rtol=1e-4)
+    eos = setup.tokenizer.eos_token_id
+    ids = batch["input_ids"][0].tolist()
+    assert all(ids[b - 1] == eos for b in bounds[1:]), "each packed chunk ends with its EOS"
+
+
+# --- adapters -----------------------------------------------------------------------------------------
+
+def test_a_saved_adapter_reloads_to_the_same_logits(cfg):
+    from peft import PeftModel
+
+    result = training.train_stage(cfg.replace(max_steps=5), "pretraining", progress=False)
+    trained = logits(result.model, result.tokenizer)
+    base, tok = models.load_base(cfg)
+    before = logits(base, tok)
+    reloaded = PeftModel.from_pretrained(base, str(result.adapter))
+    torch.testing.assert_close(logits(reloaded, tok), trained, atol=1e-5, rtol=1e-5)
+    assert not torch.allclose(before, trained, atol=1e-3), "the adapter changed the model"
+
+
+def test_merged_16bit_export_matches_the_adapter(cfg, tmp_path):
+    result = training.train_stage(cfg.replace(max_steps=5), "pretraining", progress=False)
+    out = export.export_merged(cfg, result.adapter, tmp_path / "merged", dtype=torch.float32)
+    from transformers import AutoModelForCausalLM
+
+    merged = AutoModelForCausalLM.from_pretrained(out)
+    torch.testing.assert_close(logits(merged, result.tokenizer), logits(result.model, result.tokenizer),
+                               atol=1e-4, rtol=1e-4)
+    default = export.export_merged(cfg, result.adapter, tmp_path / "merged16")
+    assert json.loads((default / "config.json").read_text())["dtype"] == "bfloat16"
+    assert not any("lora" in k for k in merged.state_dict())
+
+
+def test_gguf_export_needs_unsloth(cfg):
+    with pytest.raises(models.BackendError, match="GGUF export needs unsloth"):
+        export.export_gguf(cfg, Path("unused"), Path("unused"))
+
+
+# --- 4-bit on CPU ---------------------------------------------------------------------------------
+
+def test_the_4bit_path_trains_a_few_steps(cfg):
+    result = training.train_stage(cfg.replace(load_in_4bit=True, max_steps=3, eval_steps=3, logging_steps=1), "pretraining",
+                                  progress=False)
+    kinds = {p.__class__.__name__ for p in result.model.parameters()}
+    assert "Params4bit" in kinds, "the base weights are NF4"
+    losses = [r["loss"] for r in result.log_history if "loss" in r]
+    assert losses and all(l == l and l < 20 for l in losses)  # finite
+    assert (result.folder / "adapter" / "adapter_model.safetensors").exists()
+    config_4bit = json.loads((result.folder / "adapter" / "adapter_config.json").read_text())
+    assert config_4bit["r"] == cfg.lora_r
+
+
+# --- resume ---------------------------------------------------------------------------------------
+
+def cli(cfg, *extra, env=None):
+    args = [sys.executable, "-m", "lib", "train", "--stage", "pretraining", "--model", "tiny",
+            "--load_in_4bit", "false", "--max_seq_length", "128", "--per_device_train_batch_size", "1",
+            "--gradient_accumulation_steps", "1", "--learning_rate", "1e-3", "--eval_steps", "1000",
+            "--logging_steps", "1", "--processed_dir", cfg.processed_dir, "--run_name", "resume", *extra]
+    return args
+
+
+def test_killed_after_a_checkpoint_resume_auto_continues_from_that_step(cfg, outputs):
+    env = {**os.environ, "P4_OUTPUTS": str(outputs)}
+    run = outputs / "resume" / "pretraining"
+    proc = subprocess.Popen(cli(cfg, "--max_steps", "400", "--save_steps", "5"), cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 240
+    while training.latest_checkpoint(run / "checkpoints") is None and time.time() < deadline:
+        assert proc.poll() is None, "the run ended before it could be killed"
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    killed_at = training.latest_checkpoint(run / "checkpoints")
+    assert killed_at is not None and not (run / "manifest.json").exists()
+    step = int(killed_at.name.split("-")[1])
+    assert step < 400
+    done = subprocess.run(cli(cfg, "--max_steps", "400", "--save_steps", "5", "--resume", "auto"), cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f"resuming from {killed_at}" in done.stdout
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["steps"] == 400 and manifest["resumed_from"].endswith(killed_at.name)
+    logged = [r["step"] for r in json.loads((run / "log_history.json").read_text()) if "loss" in r]
+    assert logged == sorted(logged) and logged[-1] == 400
+
+
+def test_resume_from_a_path_that_is_not_a_checkpoint(cfg, tmp_path):
+    with pytest.raises(training.StageError, match="not a checkpoint folder"):
+        training.train_stage(cfg.replace(resume=str(tmp_path)), "pretraining", progress=False)
+
+
+# --- data parallel --------------------------------------------------------------------------------
+
+def test_accelerate_launch_two_cpu_processes_each_see_their_own_share(cfg, outputs, tmp_path):
+    env = {**os.environ, "P4_OUTPUTS": str(outputs), "P4_BATCH_LOG": str(tmp_path / "batches"),
+           "OMP_NUM_THREADS": "1"}
+    # --multi_gpu is torchrun under the hood; without GPUs the processes talk over gloo on the CPU
+    launcher = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+                "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
+    args = cli(cfg, "--max_steps", "6", "--save_steps", "100", "--run_name", "ddp")
+    done = subprocess.run(launcher + ["-m", "lib"] + args[3:], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    seen = {}
+    for rank in (0, 1):
+        lines = (tmp_path / "batches" / f"rank{rank}.tsv").read_text().splitlines()
+        seen[rank] = {line.split("\t")[2] for line in lines}
+        assert {int(line.split("\t")[1]) for line in lines} == set(range(6))  # every step, on each process
+    assert seen[0] and seen[1] and not seen[0] & seen[1], "the two processes train on different chunks"
+    assert (outputs / "ddp" / "pretraining" / "manifest.json").exists()
+
+
+# --- hardware profiles and backends -------------------------------------------------------------------
+
+@pytest.mark.parametrize("name, profile", [("Tesla T4", "t4"), ("NVIDIA A100-SXM4-40GB", "a100"),
+                                           ("NVIDIA L4", "l4"), ("NVIDIA H100 80GB HBM3", "h100"),
+                                           ("NVIDIA H200", "h100"), ("Quadro RTX 6000", "gpu"), ("", "cpu")])
+def test_profiles_are_detected_from_the_gpu_name(name, profile):
+    assert hardware.detect(name) == profile
+
+
+def test_plans_keep_the_effective_batch(cfg, monkeypatch):
+    seed = cfg.replace(max_seq_length=2048, per_device_train_batch_size=2, gradient_accumulation_steps=8)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(hardware, "gpu_name", lambda: "Tesla T4")
+    monkeypatch.setattr(hardware, "bf16_supported", lambda: False)
+    t4 = hardware.plan(seed)
+    assert (t4.profile, t4.precision, t4.micro_batch, t4.gradient_accumulation) == ("t4", "fp16", 1, 16)
+    assert t4.gradient_checkpointing and t4.effective_batch == 16
+    monkeypatch.setattr(hardware, "gpu_name", lambda: "NVIDIA A100-SXM4-80GB")
+    monkeypatch.setattr(hardware, "bf16_supported", lambda: True)
+    a100 = hardware.plan(seed)
+    assert (a100.precision, a100.micro_batch * a100.gradient_accumulation) == ("bf16", 16)
+    short = hardware.plan(seed.replace(max_seq_length=512))
+    assert short.micro_batch > a100.micro_batch and short.effective_batch == 16
+    off = hardware.plan(seed.replace(hardware_profile="off", precision="fp32"))
+    assert (off.micro_batch, off.gradient_accumulation, off.precision) == (2, 8, "fp32")
+    forced = hardware.plan(seed.replace(hardware_profile="t4", gradient_checkpointing=False))
+    assert forced.micro_batch == 1 and not forced.gradient_checkpointing
+
+
+def test_backend_choice_on_a_machine_without_gpu(cfg, capsys):
+    assert models.choose_backend(cfg.replace(use_unsloth=False)) == "hf"
+    assert models.choose_backend(cfg.replace(use_unsloth="auto")) == "hf"
+    assert "unsloth not used (no GPU)" in capsys.readouterr().out or "no GPU" in models._ANNOUNCED
+    with pytest.raises(models.BackendError, match="use_unsloth is true but unsloth cannot be used here"):
+        models.choose_backend(cfg.replace(use_unsloth=True))
+
+
+def test_no_token_for_the_gated_model_says_what_to_do(cfg, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    with pytest.raises(models.ModelAccessError, match="meta-llama/Llama-3.2-3B-Instruct"):
+        models.load_tokenizer(cfg.replace(model="meta-llama/Llama-3.2-3B-Instruct"))
+    with pytest.raises(models.ModelAccessError, match="HF_TOKEN.*Accept the licence"):
+        with models.explain_access_errors("meta-llama/Llama-3.2-3B-Instruct"):  # what transformers raises
+            raise OSError("You are trying to access a gated repo.\nMake sure to have access to it at "
+                          "https://huggingface.co/meta-llama/Llama-3.2-3B-Instruct.\n401 Client Error.")
