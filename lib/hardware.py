@@ -19,10 +19,11 @@ class Profile:
     micro_batch_2048: int          # sequences per device step at 2048 tokens (scaled for other lengths)
     gradient_checkpointing: bool
     note: str
+    precision: str | None = None   # forced by the hardware (a T4 has no bf16); None: what the GPU supports
 
 
 PROFILES = {
-    "t4": Profile("t4", 1, True, "16 GB, no bf16: fp16, one sequence per step (~8.6 GiB at 2048 tokens, 4-bit)"),
+    "t4": Profile("t4", 1, True, "16 GB, no bf16: fp16, one sequence per step", "fp16"),
     "l4": Profile("l4", 2, True, "24 GB, bf16"),
     "a100": Profile("a100", 4, True, "40/80 GB, bf16"),
     "h100": Profile("h100", 8, True, "H100/H200, 80-141 GB, bf16"),
@@ -82,6 +83,7 @@ def plan(cfg) -> Plan:
     on_gpu = torch.cuda.is_available()
     device = gpu_name() or f"CPU ({platform.processor() or platform.machine()})"
     effective = cfg.per_device_train_batch_size * cfg.gradient_accumulation_steps
+    forced_precision = None
     if cfg.hardware_profile == "off":
         name, micro = "off", cfg.per_device_train_batch_size
         checkpointing = on_gpu
@@ -94,9 +96,12 @@ def plan(cfg) -> Plan:
             micro = cfg.per_device_train_batch_size
         micro = largest_divisor_at_most(effective, micro)
         checkpointing = profile.gradient_checkpointing and on_gpu
+        forced_precision = profile.precision if on_gpu else None
     if cfg.gradient_checkpointing != "auto":
         checkpointing = bool(cfg.gradient_checkpointing)
     precision = cfg.precision
+    if precision == "auto" and forced_precision:
+        precision = forced_precision
     if precision == "auto":
         precision = "fp32" if not on_gpu else "bf16" if bf16_supported() else "fp16"
     return Plan(name, device, precision, micro, max(1, effective // micro), effective, checkpointing)

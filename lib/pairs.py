@@ -155,7 +155,7 @@ def researcher_pairs(path: str | Path, docs: list[Document]) -> list[dict]:
         doc = names.get(row["document"])
         if doc is None:
             raise PairsError(f"{path}: pair {number} names document '{row['document']}', which is not in the "
-                             "corpus")
+                             "corpus (a question file for another corpus? set qa_file to yours, or to null)")
         p = pair(row["question"], row["answer"], doc, "researcher")
         p["assigned"] = row.get("assigned", "file")
         pairs.append(p)

@@ -163,18 +163,51 @@ def make_trainer(model, tokenizer, args, train_dataset, eval_dataset, extra_call
     from trl import SFTTrainer
 
     class Trainer(SFTTrainer):
-        """SFTTrainer that can record which rows each process trained on (P4_BATCH_LOG=folder)."""
+        """SFTTrainer that counts the tokens it trains on and the time it spends evaluating (for an honest
+        tokens-per-second), and can record which rows each process trained on (P4_BATCH_LOG=folder)."""
+
+        tokens_trained = None  # a device tensor: no host sync per step
+        eval_seconds = 0.0
 
         def training_step(self, model, inputs, *args, **kwargs):
             if os.environ.get("P4_BATCH_LOG"):
                 log_batch(Path(os.environ["P4_BATCH_LOG"]), self.args.process_index, self.state.global_step,
                           inputs)
+            real = (inputs["input_ids"] != self.processing_class.pad_token_id).sum()
+            self.tokens_trained = real if self.tokens_trained is None else self.tokens_trained + real
             return super().training_step(model, inputs, *args, **kwargs)
+
+        def evaluate(self, *args, **kwargs):
+            started = time.time()
+            try:
+                return super().evaluate(*args, **kwargs)
+            finally:
+                self.eval_seconds += time.time() - started
+
+        def total_tokens(self) -> int:
+            if self.tokens_trained is None:
+                return 0
+            return int(self.accelerator.reduce(self.tokens_trained.detach().clone(), reduction="sum").item())
 
     trainer = Trainer(model=model, args=args, processing_class=tokenizer, train_dataset=train_dataset,
                       eval_dataset=eval_dataset, callbacks=extra_callbacks)
     trainer.remove_callback(PrinterCallback)  # our callbacks draw or print instead
     return trainer
+
+
+def keep_adapter_dtype(model, precision: str) -> None:
+    """LoRA weights in fp32 unless training in bf16.
+
+    TRL casts the adapters of a quantised model to bf16. With fp16 mixed precision (a T4 has no bf16) the
+    gradient scaler then fails ("not implemented for 'BFloat16'"), and on CPU fp32 is the right choice.
+    """
+    import torch
+
+    if precision == "bf16":
+        return
+    for param in model.parameters():
+        if param.requires_grad and param.dtype != torch.float32:
+            param.data = param.data.float()
 
 
 def log_batch(folder: Path, rank: int, step: int, inputs: dict) -> None:
@@ -246,6 +279,7 @@ def setup_stage(cfg, stage: str, extra_callbacks: list | None = None, progress: 
     trainer = make_trainer(model, loaded.tokenizer, args, to_dataset(train_rows, stage, cfg.chat_date),
                            to_dataset(val_rows, stage, cfg.chat_date) if val_rows else None,
                            (callbacks.progress_callbacks(TITLES[name]) if progress else []) + (extra_callbacks or []))
+    keep_adapter_dtype(trainer.model, plan.precision)
     return StageSetup(cfg, stage, name, folder, checkpoint, init_adapter, plan, loaded.backend,
                       models.parameter_counts(model), {"train rows": len(train_rows), "validation rows": len(val_rows)},
                       data_manifest, trainer, loaded.tokenizer)
@@ -261,8 +295,9 @@ def run(setup: StageSetup) -> StageResult:
     trainer.train(resume_from_checkpoint=str(setup.checkpoint) if setup.checkpoint else None)
     seconds = time.time() - started
     history = trainer.state.log_history
-    tokens = trained_tokens(history)
-    resources = hardware.resources(seconds, tokens)
+    tokens = trainer.total_tokens()
+    resources = hardware.resources(seconds - trainer.eval_seconds, tokens)
+    resources["evaluation_seconds"] = round(trainer.eval_seconds, 1)
     adapter = setup.folder / "adapter"
     if is_main_process():
         trainer.model.save_pretrained(str(adapter))
@@ -291,12 +326,6 @@ def train_stage(cfg, stage: str, extra_callbacks: list | None = None, progress: 
 
 def is_main_process() -> bool:
     return int(os.environ.get("RANK", "0")) == 0
-
-
-def trained_tokens(history: list[dict]) -> int:
-    """Tokens the trainer consumed (TRL's running count, across all processes)."""
-    counts = [r["num_tokens"] for r in history if "num_tokens" in r]
-    return int(counts[-1]) if counts else 0
 
 
 def final_losses(history: list[dict]) -> dict:

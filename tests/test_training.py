@@ -206,6 +206,8 @@ def test_the_4bit_path_trains_a_few_steps(cfg):
                                   progress=False)
     kinds = {p.__class__.__name__ for p in result.model.parameters()}
     assert "Params4bit" in kinds, "the base weights are NF4"
+    trainable = {p.dtype for p in result.model.parameters() if p.requires_grad}
+    assert trainable == {torch.float32}, "adapters stay fp32 unless training in bf16 (fp16 on a T4 needs it)"
     losses = [r["loss"] for r in result.log_history if "loss" in r]
     assert losses and all(l == l and l < 20 for l in losses)  # finite
     assert (result.folder / "adapter" / "adapter_model.safetensors").exists()

@@ -1,0 +1,55 @@
+"""A model folder with Llama-3.2-3B's exact shape and random weights, for GPU benchmarks offline.
+
+No hub is reachable from the GPU machine, so speed and memory at the real size are measured on this
+stand-in: same layers, widths, heads, 128,256-token vocabulary and tied embeddings as
+meta-llama/Llama-3.2-3B-Instruct, random weights, and the tiny model's tokenizer (its ids are all below
+2048, so every id is valid for the big embedding). Loss values from it mean nothing; time and memory do.
+
+    python bench/shape_model.py /tmp/llama-3b-shape
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+LLAMA_32_3B = dict(hidden_size=3072, intermediate_size=8192, num_hidden_layers=28, num_attention_heads=24,
+                   num_key_value_heads=8, head_dim=128, vocab_size=128256, max_position_embeddings=131072,
+                   rms_norm_eps=1e-5, tie_word_embeddings=True,
+                   rope_parameters={"rope_type": "llama3", "rope_theta": 500000.0, "factor": 32.0,
+                                    "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                                    "original_max_position_embeddings": 8192})
+
+
+def build(folder: str | Path, layers: int | None = None) -> Path:
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from lib import tiny
+
+    folder = Path(folder)
+    if (folder / "config.json").exists():
+        return folder
+    tokenizer = tiny.build_tokenizer()
+    ids = {t: tokenizer.convert_tokens_to_ids(t) for t in tiny.SPECIAL_TOKENS}
+    shape = dict(LLAMA_32_3B, **({"num_hidden_layers": layers} if layers else {}))
+    config = LlamaConfig(**shape, bos_token_id=ids["<|begin_of_text|>"],
+                         eos_token_id=[ids[t] for t in tiny.EOS_TOKENS], pad_token_id=ids["<|finetune_right_pad_id|>"])
+    torch.manual_seed(0)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    with torch.device(device):
+        model = LlamaForCausalLM(config).to(torch.bfloat16)
+    model.generation_config.eos_token_id = config.eos_token_id
+    model.generation_config.pad_token_id = config.pad_token_id
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    del model
+    if device == "cuda":
+        torch.cuda.empty_cache()
+    return folder
+
+
+if __name__ == "__main__":
+    print(build(sys.argv[1] if len(sys.argv) > 1 else "/tmp/llama-3b-shape"))
