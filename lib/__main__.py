@@ -4,6 +4,7 @@
     python -m lib train --stage pretraining|instruction [--resume PATH|auto] [--no-unsloth] [--KEY VALUE ...]
     python -m lib chat --model RUN_OR_ADAPTER [--interactive | --prompt TEXT | --test]
     python -m lib run [--notebooks 01_data,02_pretrain] [--KEY VALUE ...]     (papermill, all four by default)
+    python -m lib score --key outputs/RUN/probe/questionnaire_key.json ANSWERS.json|.csv ...
 
 `train` runs unchanged under `accelerate launch` (one process per GPU, data parallel).
 
@@ -71,6 +72,17 @@ def cmd_chat(args) -> int:
     return 0
 
 
+def cmd_score(args) -> int:
+    import json
+    from pathlib import Path
+
+    from . import questionnaire, storage
+
+    responses = [r for path in args.responses for r in questionnaire.read_responses(Path(path))]
+    print(json.dumps(questionnaire.score(storage.read_json(args.key), responses), indent=1))
+    return 0
+
+
 def cmd_run(args) -> int:
     from . import runner
 
@@ -108,6 +120,11 @@ def main(argv: list[str] | None = None) -> int:
     mode.add_argument("--test", action="store_true", help="answer the prompts in compare_prompts")
     add_config_flags(p, skip=("model",))
     p.set_defaults(func=cmd_chat)
+
+    p = verbs.add_parser("score", help="score the blinded questionnaire's returned answers")
+    p.add_argument("--key", required=True, help="questionnaire_key.json of the run")
+    p.add_argument("responses", nargs="+", help="answer files sent back (JSON from the page, or CSV)")
+    p.set_defaults(func=cmd_score)
 
     p = verbs.add_parser("run", help="execute the notebooks headless with papermill")
     p.add_argument("--notebooks", help="comma-separated names, e.g. 01_data,02_pretrain (default: all four)")

@@ -76,6 +76,17 @@ class Config:
     backtranslate: bool = False
     backtranslate_curate: bool = True
     processed_dir: str = "data/processed"
+    # probe study
+    probe_dir: str = "data/probes"
+    general_text: str = "data/sample/general_reference.txt"
+    sample_generic_text: bool = False
+    generic_from_base: bool = True
+    probe_max_new_tokens: int = 160
+    digidan_samples: int = 4
+    retrieval_top_k: int = 3
+    bootstrap_samples: int = 2000
+    judge: bool = False
+    questionnaire_arm: str = "instruction"
     # runs
     run_name: str = "main"
     overwrite: bool = False
@@ -224,6 +235,10 @@ def check_ranges(cfg: Config, source: str) -> None:
         ("chunk_overlap", 0 <= cfg.chunk_overlap < cfg.effective_chunk_tokens // 2,
          "at least 0 and under half of chunk_tokens"),
         ("logging_steps", cfg.logging_steps >= 1, "at least 1"),
+        ("digidan_samples", cfg.digidan_samples >= 1, "at least 1"),
+        ("retrieval_top_k", cfg.retrieval_top_k >= 1, "at least 1"),
+        ("bootstrap_samples", cfg.bootstrap_samples >= 100, "at least 100"),
+        ("probe_max_new_tokens", cfg.probe_max_new_tokens >= 8, "at least 8"),
         ("eval_steps", cfg.eval_steps >= 1, "at least 1"),
         ("save_steps", cfg.save_steps >= 1, "at least 1"),
         ("template_pairs_per_document", cfg.template_pairs_per_document >= 0, "at least 0"),

@@ -117,3 +117,43 @@ def save_comparison(folder: Path, name: str, prompts: list[str], answers: dict[s
             for i, p in enumerate(prompts) for arm, out in answers.items()]
     storage.write_jsonl(folder / f"{name}.jsonl", rows)
     return storage.write_text(folder / f"{name}.html", display.side_by_side(prompts, answers, title))
+
+
+# --- perplexity -------------------------------------------------------------------------------------
+
+def window_losses(model, tokenizer, texts: list[str], window: int = 256, batch_size: int = 8) -> list[float]:
+    """Mean next-token loss (nats/token) of each `window`-token piece of the texts, in order.
+
+    Texts are tokenised whole and cut into consecutive windows (a BOS in front of each), so long documents
+    count in full and every window is scored the same way; the perplexity of a set is exp(mean loss).
+    """
+    import torch
+
+    ids: list[list[int]] = []
+    bos = [tokenizer.bos_token_id] if tokenizer.bos_token_id is not None else []
+    for text in texts:
+        tokens = tokenizer(text, add_special_tokens=False)["input_ids"]
+        ids += [bos + tokens[i:i + window] for i in range(0, len(tokens), window) if len(tokens[i:i + window]) > 1]
+    losses: list[float] = []
+    was_training = model.training
+    model.eval()
+    try:
+        for start in range(0, len(ids), batch_size):
+            batch = ids[start:start + batch_size]
+            width = max(len(x) for x in batch)
+            input_ids = torch.full((len(batch), width), tokenizer.pad_token_id)
+            mask = torch.zeros((len(batch), width), dtype=torch.long)
+            for row, x in enumerate(batch):
+                input_ids[row, :len(x)] = torch.tensor(x)
+                mask[row, :len(x)] = 1
+            input_ids, mask = input_ids.to(model.device), mask.to(model.device)
+            with torch.no_grad():
+                logits = model(input_ids=input_ids, attention_mask=mask).logits[:, :-1].float()
+            targets = input_ids[:, 1:].masked_fill(mask[:, 1:] == 0, -100)
+            nll = torch.nn.functional.cross_entropy(logits.transpose(1, 2), targets, ignore_index=-100,
+                                                    reduction="none")
+            counts = (targets != -100).sum(dim=1)
+            losses += (nll.sum(dim=1) / counts).tolist()
+    finally:
+        model.train(was_training)
+    return losses

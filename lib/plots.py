@@ -52,3 +52,53 @@ def save(fig, path: str | Path) -> Path:
     with storage.atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=120, format=Path(path).suffix.lstrip(".") or "png")
     return Path(path)
+
+
+# --- the probe study -------------------------------------------------------------------------------
+
+ARM_COLOURS = {"base": "#8c8c8c", "stage 1": "#4c72b0", "stage 1 + 2": "#dd8452", "SFT only": "#55a868",
+               "retrieval": "#8172b3"}
+
+
+def measure_panels(rows: list[dict], measures: list[str], title: str, reference: dict | None = None):
+    """One panel per measure: a bar per arm with its 95% bootstrap interval.
+
+    `reference` maps a measure to a horizontal line worth drawing (chance, the real author's value).
+    """
+    import numpy as np
+
+    present = [m for m in measures if any(r["measure"] == m for r in rows)]
+    fig = Figure(figsize=(3.3 * max(1, len(present)), 3.4))
+    axes = fig.subplots(1, max(1, len(present)), squeeze=False)[0]
+    for ax, measure in zip(axes, present):
+        chosen = [r for r in rows if r["measure"] == measure]
+        means = np.array([r["mean"] for r in chosen], dtype=float)
+        errors = np.array([[r["mean"] - r["ci_low"], r["ci_high"] - r["mean"]] for r in chosen], dtype=float).T
+        ax.bar(range(len(chosen)), means, yerr=np.nan_to_num(errors), capsize=3,
+               color=[ARM_COLOURS.get(r["arm"], "#64b5cd") for r in chosen])
+        ax.set_xticks(range(len(chosen)), [r["arm"] for r in chosen], rotation=35, ha="right", fontsize=8)
+        ax.set_title(measure, fontsize=9)
+        if reference and measure in reference:
+            ax.axhline(reference[measure], color="#c44e52", linestyle="--", linewidth=1)
+        ax.grid(axis="y", alpha=0.3)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def heatmap(table, title: str, fmt: str = "{:.0%}"):
+    """A table of shares (rows: arms, columns: kinds) as a coloured grid with the values written in."""
+    fig = Figure(figsize=(1.0 + 0.75 * table.shape[1], 1.0 + 0.45 * table.shape[0]))
+    ax = fig.subplots()
+    image = ax.imshow(table.values.astype(float), vmin=0, vmax=1, cmap="viridis", aspect="auto")
+    ax.set_xticks(range(table.shape[1]), table.columns, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(table.shape[0]), table.index, fontsize=8)
+    for i in range(table.shape[0]):
+        for j in range(table.shape[1]):
+            value = table.values[i, j]
+            ax.text(j, i, fmt.format(value), ha="center", va="center", fontsize=7,
+                    color="white" if value < 0.6 else "black")
+    fig.colorbar(image, ax=ax, fraction=0.03)
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig

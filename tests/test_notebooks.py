@@ -92,7 +92,8 @@ def test_all_four_notebooks_run_in_order_like_make_demo(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_TOKEN", SECRET)
     params = dict(model="tiny", load_in_4bit=False, max_seq_length=128, max_steps=4, eval_steps=2, save_steps=2,
                   logging_steps=1, per_device_train_batch_size=2, gradient_accumulation_steps=1,
-                  processed_dir=str(tmp_path / "processed"), run_name="full")
+                  processed_dir=str(tmp_path / "processed"), run_name="full", probe_max_new_tokens=24,
+                  bootstrap_samples=200, digidan_samples=2)
     out = runner.run_notebooks(params)
     for name in runner.NOTEBOOKS:
         assert (out / f"{name}.ipynb").exists() and (out / f"{name}.html").exists()
@@ -109,6 +110,13 @@ def test_all_four_notebooks_run_in_order_like_make_demo(tmp_path, monkeypatch):
                    for o in outputs), "the resources table"
     nb = nbformat.read(out / "03_instruct.ipynb", 4)
     assert "application/vnd.jupyter.widget-view+json" in nb.cells[-2].outputs[0]["data"], "the chat box"
+    probe = run / "probe"
+    for name in ("report.html", "report.json", "measures.csv", "questionnaire.html", "questionnaire_key.json",
+                 "claim1.png", "claim2.png", "claim3.png", "claim4.png"):
+        assert (probe / name).exists(), name
+    nb = nbformat.read(out / "04_probe_study.ipynb", 4)
+    figures = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if "image/png" in o.get("data", {})]
+    assert len(figures) == 4, "one figure per claim, inline"
     for path in tmp_path.rglob("*"):
         if path.is_file() and path.suffix in (".ipynb", ".html", ".json", ".jsonl", ".txt"):
             assert SECRET not in path.read_text(errors="ignore"), f"token leaked into {path}"

@@ -1,0 +1,76 @@
+"""The arms of the study: the base model, each trained adapter of a run, and retrieval.
+
+The base model is loaded once; the adapters (stage 1, stage 1 + 2, SFT only) are loaded on top of it and
+switched, so an arm costs a few megabytes, not another copy of the model. Every generation goes through
+`Arms.generate`, which records the arm, the prompt, the answer and the settings.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+from . import generation, models, storage
+
+ADAPTERS = ("pretraining", "instruction", "sft_only")
+LABELS = {"base": "base", "pretraining": "stage 1", "instruction": "stage 1 + 2", "sft_only": "SFT only",
+          "retrieval": "retrieval"}
+
+
+class Arms:
+    def __init__(self, cfg, run_name: str | None = None):
+        from peft import PeftModel
+
+        self.run = storage.run_dir(run_name or cfg.run_name)
+        found = [name for name in ADAPTERS if (self.run / name / "manifest.json").exists()]
+        self.cfg = trained_config(cfg, self.run, found)
+        loaded = models.load_model(self.cfg, backend="hf")
+        self.tokenizer = loaded.tokenizer
+        self.model = loaded.model
+        for i, name in enumerate(found):
+            adapter = str(self.run / name / "adapter")
+            if i == 0:
+                self.model = PeftModel.from_pretrained(self.model, adapter, adapter_name=name)
+            else:
+                self.model.load_adapter(adapter, adapter_name=name)
+        self.names = ["base", *found]
+        self.records: list[dict] = []
+
+    @contextlib.contextmanager
+    def use(self, arm: str):
+        """Generate or score with one arm: the base model has every adapter switched off."""
+        if arm not in self.names:
+            raise KeyError(f"no arm '{arm}' in {self.run} (arms: {', '.join(self.names)})")
+        if arm == "base":
+            if hasattr(self.model, "disable_adapter"):
+                with self.model.disable_adapter():
+                    yield self.model
+            else:
+                yield self.model
+        else:
+            self.model.set_adapter(arm)
+            yield self.model
+
+    def generate(self, arm: str, prompts: list, settings: generation.GenerationSettings, *, probe: str,
+                 ids: list[str] | None = None, chat: bool = True) -> list[str]:
+        with self.use(arm) as model:
+            answers = generation.generate(model, self.tokenizer, prompts, settings, chat=chat,
+                                          system_prompt=self.cfg.system_prompt, chat_date=self.cfg.chat_date,
+                                          progress=False)
+        for i, (prompt, answer) in enumerate(zip(prompts, answers)):
+            self.records.append({"probe": probe, "id": ids[i] if ids else i, "arm": arm, "chat": chat,
+                                 "prompt": prompt, "answer": answer, "settings": settings.as_dict()})
+        return answers
+
+    def losses(self, arm: str, texts: list[str], window: int = 256) -> list[float]:
+        with self.use(arm) as model:
+            return generation.window_losses(model, self.tokenizer, texts, window)
+
+
+def trained_config(cfg, run: Path, stages: list[str]):
+    """The model, quantisation and chat settings the run's adapters were trained with."""
+    if not stages:
+        return cfg
+    trained = storage.read_json(run / stages[0] / "manifest.json")["config"]
+    return cfg.replace(model=trained["model"], load_in_4bit=trained["load_in_4bit"],
+                       chat_date=trained["chat_date"], system_prompt=trained["system_prompt"])
