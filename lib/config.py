@@ -87,6 +87,7 @@ class Config:
     bootstrap_samples: int = 2000
     judge: bool = False
     questionnaire_arm: str = "instruction"
+    questionnaire_responses: str | None = None
     # runs
     run_name: str = "main"
     overwrite: bool = False
