@@ -71,6 +71,8 @@ def trained_config(cfg, run: Path, stages: list[str]):
     """The model, quantisation and chat settings the run's adapters were trained with."""
     if not stages:
         return cfg
-    trained = storage.read_json(run / stages[0] / "manifest.json")["config"]
-    return cfg.replace(model=trained["model"], load_in_4bit=trained["load_in_4bit"],
-                       chat_date=trained["chat_date"], system_prompt=trained["system_prompt"])
+    manifest = storage.read_json(run / stages[0] / "manifest.json")
+    trained = manifest["config"]
+    four_bit = manifest.get("plan", {}).get("load_in_4bit", trained["load_in_4bit"])
+    return cfg.replace(model=trained["model"], load_in_4bit=four_bit, chat_date=trained["chat_date"],
+                       system_prompt=trained["system_prompt"])

@@ -34,6 +34,10 @@ class Config:
     hardware_profile: Literal["auto", "off", "t4", "l4", "a100", "h100", "gpu", "cpu"] = "auto"
     precision: Literal["auto", "bf16", "fp16", "fp32"] = "auto"
     gradient_checkpointing: bool | Literal["auto"] = "auto"
+    attn_implementation: Literal["auto", "sdpa", "flex_attention", "eager"] = "auto"
+    use_liger: bool | Literal["auto"] = "auto"
+    packing: bool = True
+    lean_lora: bool = True
     chat_date: str = "26 Jul 2024"
     system_prompt: str | None = None
     # LoRA

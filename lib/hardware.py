@@ -20,14 +20,16 @@ class Profile:
     gradient_checkpointing: bool
     note: str
     precision: str | None = None   # forced by the hardware (a T4 has no bf16); None: what the GPU supports
+    four_bit: bool | None = None   # None: as configured; False: 16-bit LoRA (memory allows, and it is faster)
+    attention: str = "sdpa"
 
 
 PROFILES = {
-    "t4": Profile("t4", 1, True, "16 GB, no bf16: fp16, one sequence per step", "fp16"),
-    "l4": Profile("l4", 2, True, "24 GB, bf16"),
-    "a100": Profile("a100", 4, True, "40/80 GB, bf16"),
-    "h100": Profile("h100", 8, True, "H100/H200, 80-141 GB, bf16"),
-    "gpu": Profile("gpu", 1, True, "an unrecognised GPU: the cautious T4-like shape"),
+    "t4": Profile("t4", 1, True, "16 GB, no bf16: fp16, 4-bit, one sequence per step", "fp16", True),
+    "l4": Profile("l4", 2, True, "24 GB, bf16, 16-bit LoRA", None, False),
+    "a100": Profile("a100", 4, True, "40/80 GB, bf16, 16-bit LoRA", None, False),
+    "h100": Profile("h100", 8, False, "H100/H200, 80-141 GB, bf16, 16-bit LoRA, no recomputation", None, False),
+    "gpu": Profile("gpu", 1, True, "an unrecognised GPU: the cautious T4-like shape", None, True),
     "cpu": Profile("cpu", 0, False, "no GPU: fp32, the configured batch (the tiny model, tests)"),
 }
 
@@ -41,14 +43,19 @@ class Plan:
     gradient_accumulation: int
     effective_batch: int
     gradient_checkpointing: bool
+    load_in_4bit: bool = False
+    attention: str = "sdpa"
+    liger: bool = False
 
     def as_dict(self) -> dict:
         return asdict(self)
 
     def describe(self) -> str:
-        return (f"hardware profile '{self.profile}' on {self.device}: {self.precision}, micro-batch "
-                f"{self.micro_batch} x accumulation {self.gradient_accumulation} = effective batch "
-                f"{self.effective_batch}, gradient checkpointing {'on' if self.gradient_checkpointing else 'off'}")
+        return (f"hardware profile '{self.profile}' on {self.device}: {'4-bit' if self.load_in_4bit else '16-bit'} "
+                f"base, {self.precision}, micro-batch {self.micro_batch} x accumulation {self.gradient_accumulation}"
+                f" = effective batch {self.effective_batch}, gradient checkpointing "
+                f"{'on' if self.gradient_checkpointing else 'off'}, attention {self.attention}"
+                f"{', Liger kernels' if self.liger else ''}")
 
 
 def gpu_name() -> str | None:
@@ -77,13 +84,18 @@ def bf16_supported() -> bool:
 
 
 def plan(cfg) -> Plan:
-    """Precision, micro-batch, accumulation and checkpointing for this machine and configuration."""
+    """Quantisation, precision, micro-batch, accumulation, checkpointing and kernels for this machine.
+
+    The effective batch stays as configured. With `hardware_profile: auto` the profile decides 4-bit or
+    16-bit (16-bit LoRA on GPUs with room: faster and no quantisation error); `off` uses the
+    configuration as written; a profile name forces that profile (to rehearse a T4 run on a big GPU).
+    """
     import torch
 
     on_gpu = torch.cuda.is_available()
     device = gpu_name() or f"CPU ({platform.processor() or platform.machine()})"
     effective = cfg.per_device_train_batch_size * cfg.gradient_accumulation_steps
-    forced_precision = None
+    forced_precision, four_bit, attention = None, cfg.load_in_4bit, "sdpa"
     if cfg.hardware_profile == "off":
         name, micro = "off", cfg.per_device_train_batch_size
         checkpointing = on_gpu
@@ -96,15 +108,28 @@ def plan(cfg) -> Plan:
             micro = cfg.per_device_train_batch_size
         micro = largest_divisor_at_most(effective, micro)
         checkpointing = profile.gradient_checkpointing and on_gpu
-        forced_precision = profile.precision if on_gpu else None
+        if on_gpu:
+            forced_precision = profile.precision
+            four_bit = profile.four_bit if profile.four_bit is not None else cfg.load_in_4bit
+            attention = profile.attention
     if cfg.gradient_checkpointing != "auto":
         checkpointing = bool(cfg.gradient_checkpointing)
+    if cfg.attn_implementation != "auto":
+        attention = cfg.attn_implementation
     precision = cfg.precision
     if precision == "auto" and forced_precision:
         precision = forced_precision
     if precision == "auto":
         precision = "fp32" if not on_gpu else "bf16" if bf16_supported() else "fp16"
-    return Plan(name, device, precision, micro, max(1, effective // micro), effective, checkpointing)
+    liger = on_gpu and liger_available() if cfg.use_liger == "auto" else bool(cfg.use_liger)
+    return Plan(name, device, precision, micro, max(1, effective // micro), effective, checkpointing,
+                bool(four_bit), attention, liger)
+
+
+def liger_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("liger_kernel") is not None
 
 
 def largest_divisor_at_most(n: int, limit: int) -> int:

@@ -156,7 +156,8 @@ def local_device_map():
     return {"": int(os.environ.get("LOCAL_RANK", torch.cuda.current_device()))}
 
 
-def load_model(cfg, dtype=None, backend: str | None = None, load_in_4bit: bool | None = None) -> Loaded:
+def load_model(cfg, dtype=None, backend: str | None = None, load_in_4bit: bool | None = None,
+               attention: str = "sdpa") -> Loaded:
     """The base model and tokenizer through the configured backend (no adapters yet)."""
     backend = backend or choose_backend(cfg)
     dtype = dtype or compute_dtype()
@@ -172,11 +173,11 @@ def load_model(cfg, dtype=None, backend: str | None = None, load_in_4bit: bool |
         tokenizer = prepare_tokenizer(tokenizer)
         model.config.pad_token_id = tokenizer.pad_token_id
         return Loaded(model, tokenizer, "unsloth")
-    model, tokenizer = load_base(cfg, dtype, four_bit)
+    model, tokenizer = load_base(cfg, dtype, four_bit, attention)
     return Loaded(model, tokenizer, "hf")
 
 
-def load_base(cfg, dtype=None, load_in_4bit: bool | None = None):
+def load_base(cfg, dtype=None, load_in_4bit: bool | None = None, attention: str = "sdpa"):
     """Hugging Face path: 4-bit NF4 with double quantisation when asked, else 16-bit (fp32 on CPU)."""
     import torch
     from transformers import AutoModelForCausalLM, BitsAndBytesConfig
@@ -186,7 +187,7 @@ def load_base(cfg, dtype=None, load_in_4bit: bool | None = None):
     path = model_path(cfg)
     dtype = dtype or compute_dtype()
     four_bit = cfg.load_in_4bit if load_in_4bit is None else load_in_4bit
-    kwargs: dict = {"dtype": dtype}
+    kwargs: dict = {"dtype": dtype, "attn_implementation": attention}
     if four_bit:
         kwargs["quantization_config"] = BitsAndBytesConfig(
             load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
@@ -219,8 +220,14 @@ def lora_config(cfg, adapter: Path | None = None):
     return LoraConfig(**lora_settings(cfg, adapter), bias="none", task_type="CAUSAL_LM")
 
 
-def add_lora(loaded: Loaded, cfg, gradient_checkpointing: bool, init_adapter: Path | None = None):
-    """Trainable LoRA adapters on the base; `init_adapter` continues an earlier stage's adapter."""
+def add_lora(loaded: Loaded, cfg, gradient_checkpointing: bool, init_adapter: Path | None = None,
+             lean: bool = True):
+    """Trainable LoRA adapters on a frozen base; `init_adapter` continues an earlier stage's adapter.
+
+    `lean` keeps the base as loaded (16-bit norms and embeddings, so the residual stream stays 16-bit);
+    otherwise PEFT's standard QLoRA preparation upcasts every non-quantised weight to fp32, which costs
+    memory and a cast on every layer.
+    """
     settings = lora_settings(cfg, init_adapter)
     if loaded.backend == "unsloth":
         from unsloth import FastLanguageModel
@@ -232,10 +239,15 @@ def add_lora(loaded: Loaded, cfg, gradient_checkpointing: bool, init_adapter: Pa
         from peft import get_peft_model, prepare_model_for_kbit_training
 
         model = loaded.model
-        if getattr(model, "is_loaded_in_4bit", False):
+        if getattr(model, "is_loaded_in_4bit", False) and not lean:
             model = prepare_model_for_kbit_training(
                 model, use_gradient_checkpointing=gradient_checkpointing,
                 gradient_checkpointing_kwargs={"use_reentrant": False})
+        else:
+            for param in model.parameters():
+                param.requires_grad = False
+            if gradient_checkpointing:
+                model.enable_input_require_grads()
         model = get_peft_model(model, lora_config(cfg, init_adapter))
     if init_adapter is not None:
         load_adapter_weights(model, init_adapter)

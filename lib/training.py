@@ -140,12 +140,13 @@ def sft_config(cfg, stage: str, output_dir: Path, plan: hardware.Plan, has_eval:
         warmup_steps=cfg.warmup_ratio,  # transformers 5: a float under 1 is a ratio of all steps
         lr_scheduler_type=cfg.lr_scheduler_type,
         seed=cfg.seed,
-        packing=stage == "pretraining",  # BFD packing, padding-free: chunks never attend to each other
+        packing=stage == "pretraining" and cfg.packing,  # BFD, padding-free: chunks never attend to each other
         bf16=plan.precision == "bf16",
         fp16=plan.precision == "fp16",
         use_cpu=not torch.cuda.is_available(),
         gradient_checkpointing=plan.gradient_checkpointing and backend != "unsloth",
         gradient_checkpointing_kwargs={"use_reentrant": False},
+        use_liger_kernel=plan.liger and backend != "unsloth",
         logging_steps=cfg.logging_steps,
         eval_strategy="steps" if has_eval else "no",
         eval_steps=cfg.eval_steps,
@@ -195,19 +196,19 @@ def make_trainer(model, tokenizer, args, train_dataset, eval_dataset, extra_call
     return trainer
 
 
-def keep_adapter_dtype(model, precision: str) -> None:
-    """LoRA weights in fp32 unless training in bf16.
+def set_adapter_dtype(model, precision: str, lean: bool) -> None:
+    """The LoRA weights' dtype: bf16 when training in bf16 the lean way, otherwise fp32.
 
-    TRL casts the adapters of a quantised model to bf16. With fp16 mixed precision (a T4 has no bf16) the
-    gradient scaler then fails ("not implemented for 'BFloat16'"), and on CPU fp32 is the right choice.
+    bf16 adapters avoid a cast around every LoRA product. fp16 training (a T4) needs fp32 weights: its
+    gradient scaler cannot unscale 16-bit gradients ("not implemented for 'BFloat16'", which is what TRL's
+    own cast of quantised models' adapters to bf16 runs into). The plain recipe (lean off) keeps fp32.
     """
     import torch
 
-    if precision == "bf16":
-        return
+    target = torch.bfloat16 if lean and precision == "bf16" else torch.float32
     for param in model.parameters():
-        if param.requires_grad and param.dtype != torch.float32:
-            param.data = param.data.float()
+        if param.requires_grad and param.dtype != target:
+            param.data = param.data.to(target)
 
 
 def log_batch(folder: Path, rank: int, step: int, inputs: dict) -> None:
@@ -272,14 +273,15 @@ def setup_stage(cfg, stage: str, extra_callbacks: list | None = None, progress: 
     plan = hardware.plan(cfg)
     if is_main_process():
         print(plan.describe())
-    loaded = models.load_model(cfg, hardware.torch_dtype(plan.precision))
-    model = models.add_lora(loaded, cfg, plan.gradient_checkpointing, init_adapter)
+    loaded = models.load_model(cfg, hardware.torch_dtype(plan.precision), load_in_4bit=plan.load_in_4bit,
+                               attention=plan.attention)
+    model = models.add_lora(loaded, cfg, plan.gradient_checkpointing, init_adapter, lean=cfg.lean_lora)
     args = sft_config(cfg, stage, folder / "checkpoints", plan, bool(val_rows), loaded.backend,
                       checkpoint is not None)
     trainer = make_trainer(model, loaded.tokenizer, args, to_dataset(train_rows, stage, cfg.chat_date),
                            to_dataset(val_rows, stage, cfg.chat_date) if val_rows else None,
                            (callbacks.progress_callbacks(TITLES[name]) if progress else []) + (extra_callbacks or []))
-    keep_adapter_dtype(trainer.model, plan.precision)
+    set_adapter_dtype(trainer.model, plan.precision, cfg.lean_lora)
     return StageSetup(cfg, stage, name, folder, checkpoint, init_adapter, plan, loaded.backend,
                       models.parameter_counts(model), {"train rows": len(train_rows), "validation rows": len(val_rows)},
                       data_manifest, trainer, loaded.tokenizer)

@@ -1,0 +1,187 @@
+"""Training throughput and memory at the Llama-3.2-3B shape, one configuration per process.
+
+Two kinds of configuration:
+- plain-*: the plain recipe the issue measured, as a bare PyTorch + PEFT loop: bitsandbytes 4-bit NF4 (or a
+  bf16 base), `prepare_model_for_kbit_training`, LoRA r16/a32/dropout 0.05 on the seven projections (fp32
+  adapters), gradient checkpointing, AdamW, bf16 autocast, SDPA, fixed batch x sequence of real text.
+- project-*: the project's own training step: `lib.training.setup_stage` + the trainer it builds, with the
+  hardware profile's choices (and any overrides), on the same text, chunked and packed the project's way.
+Steady state: the first `--warmup` optimiser steps are dropped, the next `--steps` are timed (CUDA
+synchronised). Tokens are real (non-padding) tokens.
+
+MFU = tokens/s x FLOPs per token / 790e12 (the bf16 matrix rate measured on this H200). FLOPs per token for
+LoRA training without recomputation: 4·P + 6·L·d·s, where P = 3.21e9 parameters in matrix products (the
+seven projections of 28 layers and the 128,256 x 3,072 LM head), and 6·L·d·s the causal attention scores
+forward and backward (L = 28 layers, d = 3,072, s = sequence length). Gradient checkpointing's recomputed
+forward is not counted (model FLOPs, not hardware FLOPs).
+
+    python bench/train_throughput.py NAME --seq 2048 --model /tmp/llama-3b-shape --data DIR --json OUT
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+PEAK_FLOPS = 790e12
+P_MATMUL = 28 * (2 * 3072 * 3072 + 2 * 3072 * 1024 + 3 * 3072 * 8192) + 128256 * 3072
+
+# project configurations: overrides of config.yaml (the profile decides the rest)
+PROJECT = {
+    "project-auto": {},
+    "project-t4": {"hardware_profile": "t4"},
+    "project-auto-flex": {"attn_implementation": "flex_attention"},
+    "project-auto-gc": {"gradient_checkpointing": True},
+    "project-auto-nopack": {"packing": False},
+    "project-auto-noliger": {"use_liger": False},
+    "project-auto-m4": {"hardware_profile": "off", "load_in_4bit": False, "per_device_train_batch_size": 4,
+                        "gradient_accumulation_steps": 4, "gradient_checkpointing": False},
+    "project-auto-m16": {"hardware_profile": "off", "load_in_4bit": False, "per_device_train_batch_size": 16,
+                         "gradient_accumulation_steps": 1, "gradient_checkpointing": False},
+    "project-t4-m2": {"hardware_profile": "off", "load_in_4bit": True, "precision": "fp16",
+                      "per_device_train_batch_size": 2, "gradient_accumulation_steps": 8,
+                      "gradient_checkpointing": True},
+    "project-t4-noliger": {"hardware_profile": "t4", "use_liger": False},
+    "project-t4-plainprep": {"hardware_profile": "t4", "lean_lora": False, "use_liger": False},
+}
+
+
+def flops_per_token(seq: int) -> float:
+    return 4 * P_MATMUL + 6 * 28 * 3072 * seq
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("name")
+    parser.add_argument("--seq", type=int, default=2048)
+    parser.add_argument("--model", default="/tmp/llama-3b-shape")
+    parser.add_argument("--data", default="/tmp/p4-bench-data")
+    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args()
+    result = plain(args) if args.name.startswith("plain") else project(args)
+    result.update(name=args.name, seq=args.seq, mfu=round(result["tokens_per_s"] * flops_per_token(args.seq)
+                                                          / PEAK_FLOPS, 3))
+    print(json.dumps(result))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result))
+
+
+def sync() -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
+def memory() -> dict:
+    import torch
+
+    if not torch.cuda.is_available():
+        return {"peak_allocated_gib": 0.0, "peak_reserved_gib": 0.0}
+    gib = 1024 ** 3
+    return {"peak_allocated_gib": round(torch.cuda.max_memory_allocated() / gib, 2),
+            "peak_reserved_gib": round(torch.cuda.max_memory_reserved() / gib, 2)}
+
+
+def plain(args) -> dict:
+    """The plain recipe: QLoRA (or 16-bit) the textbook way, timed per optimiser step of one micro-batch."""
+    import torch
+    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+    from transformers import AutoModelForCausalLM, BitsAndBytesConfig
+
+    four_bit = args.name == "plain-qlora"
+    batch = 2
+    kwargs = {"dtype": torch.bfloat16, "attn_implementation": "sdpa", "device_map": {"": 0}}
+    if four_bit:
+        kwargs["quantization_config"] = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
+                                                           bnb_4bit_use_double_quant=True,
+                                                           bnb_4bit_compute_dtype=torch.bfloat16)
+    model = AutoModelForCausalLM.from_pretrained(args.model, **kwargs)
+    model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=True,
+                                            gradient_checkpointing_kwargs={"use_reentrant": False})
+    model = get_peft_model(model, LoraConfig(r=16, lora_alpha=32, lora_dropout=0.05, bias="none",
+                                             task_type="CAUSAL_LM",
+                                             target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj",
+                                                             "up_proj", "down_proj"]))
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=2e-4)
+    rows = wrapped_rows(args, batch)
+    torch.cuda.reset_peak_memory_stats()
+    times, losses = [], []
+    model.train()
+    for step in range(args.warmup + args.steps):
+        ids = rows[step % len(rows)].cuda()
+        torch.cuda.synchronize()
+        start = time.perf_counter()
+        with torch.autocast("cuda", dtype=torch.bfloat16):
+            loss = model(input_ids=ids, labels=ids).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+        losses.append(loss.item())
+    measured = times[args.warmup:]
+    step = sorted(measured)[len(measured) // 2]
+    return {"tokens_per_s": round(batch * args.seq / step, 1), "step_s": round(step, 3),
+            "micro_batch": batch, "accumulation": 1, "four_bit": four_bit, "checkpointing": True, **memory()}
+
+
+def wrapped_rows(args, batch: int):
+    """The data's token stream cut into batch x seq rows (the plain loop's fixed shape)."""
+    import torch
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(args.model)
+    text = "".join(json.loads(line)["text"] for line in open(Path(args.data) / "pretraining_train.jsonl"))
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    per = batch * args.seq
+    return [torch.tensor(ids[i:i + per]).view(batch, args.seq) for i in range(0, len(ids) - per, per)]
+
+
+def project(args) -> dict:
+    """The project's training step through `setup_stage` and its trainer, timed by a callback."""
+    import torch
+    from transformers import TrainerCallback
+
+    from lib import config, training
+
+    os.environ.setdefault("P4_OUTPUTS", "/tmp/p4-bench-outputs")
+    overrides = dict(model=args.model, processed_dir=args.data, max_seq_length=args.seq, run_name=args.name,
+                     overwrite=True, max_steps=args.warmup + args.steps, logging_steps=1000, save_steps=100000,
+                     use_unsloth=False, **PROJECT[args.name])
+    cfg = config.load_config(ROOT / "config.yaml", **overrides)
+
+    class Clock(TrainerCallback):
+        def __init__(self):
+            self.marks = []
+
+        def on_step_end(self, a, state, control, **kw):
+            sync()
+            self.marks.append((time.perf_counter(), int(trainer.tokens_trained.item())))
+
+    clock = Clock()
+    setup = training.setup_stage(cfg, "pretraining", extra_callbacks=[clock], progress=False)
+    trainer = setup.trainer
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
+    trainer.train()
+    (t0, n0), (t1, n1) = clock.marks[args.warmup - 1], clock.marks[-1]
+    steps = len(clock.marks) - args.warmup
+    plan = setup.plan
+    return {"tokens_per_s": round((n1 - n0) / (t1 - t0), 1), "step_s": round((t1 - t0) / steps, 3),
+            "micro_batch": plan.micro_batch, "accumulation": plan.gradient_accumulation,
+            "four_bit": plan.load_in_4bit, "checkpointing": plan.gradient_checkpointing,
+            "attention": plan.attention, "liger": plan.liger, "precision": plan.precision, **memory()}
+
+
+if __name__ == "__main__":
+    main()
