@@ -48,20 +48,16 @@ def main() -> None:
     model = str(shape_model.build("/tmp/llama-3b-shape"))
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
     rows = []
+    results = out / "train_matrix.jsonl"
+    results.unlink(missing_ok=True)
     for seq in [int(s) for s in args.seqs.split(",")]:
         data = Path(f"/tmp/p4-bench-data-{seq}")
         prepare(model, seq, data, env)
-        for name in args.configs.split(","):
-            target = out / f"{name}-{seq}.json"
-            done = subprocess.run([sys.executable, str(ROOT / "bench/train_throughput.py"), name, "--seq", str(seq),
-                                   "--model", model, "--data", str(data), "--steps", str(args.steps), "--json",
-                                   str(target)], cwd=ROOT, env=env, capture_output=True, text=True)
-            if done.returncode != 0 or not target.exists():
-                rows.append({"name": name, "seq": seq, "error": (done.stderr or done.stdout)[-600:]})
-            else:
-                rows.append(json.loads(target.read_text()))
-            print(json.dumps(rows[-1])[:700], flush=True)
-            (out / "train_matrix.json").write_text(json.dumps(rows, indent=1))
+        subprocess.run([sys.executable, str(ROOT / "bench/train_throughput.py"), args.configs, "--seq", str(seq),
+                        "--model", model, "--data", str(data), "--steps", str(args.steps), "--json", str(results)],
+                       cwd=ROOT, env=env)
+    rows = [json.loads(line) for line in results.read_text().splitlines()] if results.exists() else []
+    (out / "train_matrix.json").write_text(json.dumps(rows, indent=1))
     table(rows)
 
 

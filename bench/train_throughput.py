@@ -15,7 +15,10 @@ seven projections of 28 layers and the 128,256 x 3,072 LM head), and 6·L·d·s 
 forward and backward (L = 28 layers, d = 3,072, s = sequence length). Gradient checkpointing's recomputed
 forward is not counted (model FLOPs, not hardware FLOPs).
 
-    python bench/train_throughput.py NAME --seq 2048 --model /tmp/llama-3b-shape --data DIR --json OUT
+    python bench/train_throughput.py NAME[,NAME...] --seq 2048 --model /tmp/llama-3b-shape --data DIR --json OUT
+
+Several names run one after another in this process (imports and kernel compilation paid once); memory
+is released and the peak counters reset between them.
 """
 
 from __future__ import annotations
@@ -48,6 +51,9 @@ PROJECT = {
     "project-t4-m2": {"hardware_profile": "off", "load_in_4bit": True, "precision": "fp16",
                       "per_device_train_batch_size": 2, "gradient_accumulation_steps": 8,
                       "gradient_checkpointing": True},
+    "project-t4-m4": {"hardware_profile": "off", "load_in_4bit": True, "precision": "fp16",
+                      "per_device_train_batch_size": 4, "gradient_accumulation_steps": 4,
+                      "gradient_checkpointing": True},
     "project-t4-noliger": {"hardware_profile": "t4", "use_liger": False},
     "project-t4-plainprep": {"hardware_profile": "t4", "lean_lora": False, "use_liger": False},
 }
@@ -59,20 +65,38 @@ def flops_per_token(seq: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("name")
+    parser.add_argument("names")
     parser.add_argument("--seq", type=int, default=2048)
     parser.add_argument("--model", default="/tmp/llama-3b-shape")
     parser.add_argument("--data", default="/tmp/p4-bench-data")
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--json", default=None)
+    parser.add_argument("--json", default=None, help="a JSON-lines file the results are appended to")
     args = parser.parse_args()
-    result = plain(args) if args.name.startswith("plain") else project(args)
-    result.update(name=args.name, seq=args.seq, mfu=round(result["tokens_per_s"] * flops_per_token(args.seq)
-                                                          / PEAK_FLOPS, 3))
-    print(json.dumps(result))
-    if args.json:
-        Path(args.json).write_text(json.dumps(result))
+    for name in args.names.split(","):
+        started = time.time()
+        try:
+            result = plain(args, name) if name.startswith("plain") else project(args, name)
+            result.update(mfu=round(result["tokens_per_s"] * flops_per_token(args.seq) / PEAK_FLOPS, 3))
+        except Exception as exc:  # one failing configuration must not hide the others
+            result = {"error": f"{type(exc).__name__}: {str(exc)[-400:]}"}
+        result.update(name=name, seq=args.seq, wall_s=round(time.time() - started, 1))
+        print(json.dumps(result), flush=True)
+        if args.json:
+            with open(args.json, "a") as fh:
+                fh.write(json.dumps(result) + "\n")
+        release()
+
+
+def release() -> None:
+    import gc
+
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
 
 
 def sync() -> None:
@@ -92,13 +116,13 @@ def memory() -> dict:
             "peak_reserved_gib": round(torch.cuda.max_memory_reserved() / gib, 2)}
 
 
-def plain(args) -> dict:
+def plain(args, name: str) -> dict:
     """The plain recipe: QLoRA (or 16-bit) the textbook way, timed per optimiser step of one micro-batch."""
     import torch
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
     from transformers import AutoModelForCausalLM, BitsAndBytesConfig
 
-    four_bit = args.name == "plain-qlora"
+    four_bit = name == "plain-qlora"
     batch = 2
     kwargs = {"dtype": torch.bfloat16, "attn_implementation": "sdpa", "device_map": {"": 0}}
     if four_bit:
@@ -106,8 +130,14 @@ def plain(args) -> dict:
                                                            bnb_4bit_use_double_quant=True,
                                                            bnb_4bit_compute_dtype=torch.bfloat16)
     model = AutoModelForCausalLM.from_pretrained(args.model, **kwargs)
-    model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=True,
-                                            gradient_checkpointing_kwargs={"use_reentrant": False})
+    if four_bit:
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=True,
+                                                gradient_checkpointing_kwargs={"use_reentrant": False})
+    else:  # 16-bit: the base stays bf16; checkpointing as for QLoRA
+        for param in model.parameters():
+            param.requires_grad = False
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        model.enable_input_require_grads()
     model = get_peft_model(model, LoraConfig(r=16, lora_alpha=32, lora_dropout=0.05, bias="none",
                                              task_type="CAUSAL_LM",
                                              target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj",
@@ -147,7 +177,7 @@ def wrapped_rows(args, batch: int):
     return [torch.tensor(ids[i:i + per]).view(batch, args.seq) for i in range(0, len(ids) - per, per)]
 
 
-def project(args) -> dict:
+def project(args, name: str) -> dict:
     """The project's training step through `setup_stage` and its trainer, timed by a callback."""
     import torch
     from transformers import TrainerCallback
@@ -155,9 +185,9 @@ def project(args) -> dict:
     from lib import config, training
 
     os.environ.setdefault("P4_OUTPUTS", "/tmp/p4-bench-outputs")
-    overrides = dict(model=args.model, processed_dir=args.data, max_seq_length=args.seq, run_name=args.name,
+    overrides = dict(model=args.model, processed_dir=args.data, max_seq_length=args.seq, run_name=name,
                      overwrite=True, max_steps=args.warmup + args.steps, logging_steps=1000, save_steps=100000,
-                     use_unsloth=False, **PROJECT[args.name])
+                     use_unsloth=False, **PROJECT[name])
     cfg = config.load_config(ROOT / "config.yaml", **overrides)
 
     class Clock(TrainerCallback):
@@ -177,6 +207,7 @@ def project(args) -> dict:
     (t0, n0), (t1, n1) = clock.marks[args.warmup - 1], clock.marks[-1]
     steps = len(clock.marks) - args.warmup
     plan = setup.plan
+    del setup, trainer
     return {"tokens_per_s": round((n1 - n0) / (t1 - t0), 1), "step_s": round((t1 - t0) / steps, 3),
             "micro_batch": plan.micro_batch, "accumulation": plan.gradient_accumulation,
             "four_bit": plan.load_in_4bit, "checkpointing": plan.gradient_checkpointing,

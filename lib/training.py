@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import callbacks, hardware, models, plots, prepare, storage
+from .packing import RowPackedCollator
 
 STAGES = {"pretraining": ("pretraining_train.jsonl", "pretraining_val.jsonl"),
           "instruction": ("instruction_train.jsonl", "instruction_val.jsonl")}
@@ -173,7 +174,7 @@ def make_trainer(model, tokenizer, args, train_dataset, eval_dataset, extra_call
         def training_step(self, model, inputs, *args, **kwargs):
             if os.environ.get("P4_BATCH_LOG"):
                 log_batch(Path(os.environ["P4_BATCH_LOG"]), self.args.process_index, self.state.global_step,
-                          inputs)
+                          inputs, self.processing_class.pad_token_id)
             real = (inputs["input_ids"] != self.processing_class.pad_token_id).sum()
             self.tokens_trained = real if self.tokens_trained is None else self.tokens_trained + real
             return super().training_step(model, inputs, *args, **kwargs)
@@ -193,6 +194,8 @@ def make_trainer(model, tokenizer, args, train_dataset, eval_dataset, extra_call
     trainer = Trainer(model=model, args=args, processing_class=tokenizer, train_dataset=train_dataset,
                       eval_dataset=eval_dataset, callbacks=extra_callbacks)
     trainer.remove_callback(PrinterCallback)  # our callbacks draw or print instead
+    if args.packing:  # one packed row per example, not TRL's single flattened row (see lib/packing.py)
+        trainer.data_collator = RowPackedCollator(tokenizer.pad_token_id)
     return trainer
 
 
@@ -211,20 +214,21 @@ def set_adapter_dtype(model, precision: str, lean: bool) -> None:
             param.data = param.data.to(target)
 
 
-def log_batch(folder: Path, rank: int, step: int, inputs: dict) -> None:
+def log_batch(folder: Path, rank: int, step: int, inputs: dict, pad_token_id: int) -> None:
     """One line per training sequence: process, step and a hash of its tokens (a data-parallel audit)."""
     import torch
 
     folder.mkdir(parents=True, exist_ok=True)
     ids = inputs["input_ids"].detach().cpu()
-    starts = (inputs["position_ids"][0] == 0).nonzero().flatten().tolist() if "position_ids" in inputs else None
-    rows = []
-    if starts is not None:  # padding-free packing: one row holds several sequences
-        bounds = starts + [ids.shape[1]]
-        seqs = [ids[0, a:b] for a, b in zip(bounds, bounds[1:])]
+    seqs = []
+    if "position_ids" in inputs:  # packed rows: a chunk starts wherever the position restarts at 0
+        for row, pos in zip(ids, inputs["position_ids"].detach().cpu()):
+            starts = (pos == 0).nonzero().flatten().tolist() + [len(pos)]
+            seqs += [row[a:b] for a, b in zip(starts, starts[1:]) if (row[a:b] != pad_token_id).any()]
     else:
-        mask = inputs.get("attention_mask", torch.ones_like(ids))
+        mask = inputs.get("attention_mask", torch.ones_like(ids)).detach().cpu()
         seqs = [row[m.bool()] for row, m in zip(ids, mask)]
+    rows = []
     for seq in seqs:
         rows.append(f"{rank}\t{step}\t{hashlib.sha1(seq.numpy().tobytes()).hexdigest()}\n")
     with open(folder / f"rank{rank}.tsv", "a") as fh:

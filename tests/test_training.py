@@ -149,22 +149,30 @@ def test_the_tuned_tiny_model_learns_to_stop_at_eot(cfg, tmp_path):
 # --- packing ------------------------------------------------------------------------------------------
 
 def test_packed_chunks_do_not_attend_to_each_other(cfg):
-    setup = training.setup_stage(cfg.replace(max_steps=1, per_device_train_batch_size=8), "pretraining",
+    setup = training.setup_stage(cfg.replace(max_steps=1, per_device_train_batch_size=4), "pretraining",
                                  progress=False)
     batch = next(iter(setup.trainer.get_train_dataloader()))
-    assert "attention_mask" not in batch and batch["input_ids"].shape[0] == 1  # padding-free packing
-    starts = (batch["position_ids"][0] == 0).nonzero().flatten().tolist()
-    assert len(starts) >= 2, "the batch packs several chunks into one row"
+    assert "attention_mask" not in batch and batch["input_ids"].shape[0] == 4, "one packed row per example"
+    assert batch["input_ids"].shape[1] <= cfg.max_seq_length
     model = setup.trainer.model.eval()
+    eos, pad = setup.tokenizer.eos_token_id, setup.tokenizer.pad_token_id
     with torch.no_grad():
-        packed = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"]).logits[0]
-        bounds = starts + [batch["input_ids"].shape[1]]
-        for a, b in zip(bounds, bounds[1:]):
-            alone = model(input_ids=batch["input_ids"][:, a:b]).logits[0]
-            torch.testing.assert_close(packed[a:b], alone, atol=1e-4, rtol=1e-4)
-    eos = setup.tokenizer.eos_token_id
-    ids = batch["input_ids"][0].tolist()
-    assert all(ids[b - 1] == eos for b in bounds[1:]), "each packed chunk ends with its EOS"
+        packed = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"]).logits
+    chunks = 0
+    for row in range(4):
+        ids, pos, labels = batch["input_ids"][row], batch["position_ids"][row], batch["labels"][row]
+        starts = (pos == 0).nonzero().flatten().tolist() + [len(pos)]
+        for a, b in zip(starts, starts[1:]):
+            if (ids[a:b] == pad).all():  # the padded tail: its own block, no labels
+                assert (labels[a:b] == -100).all()
+                continue
+            with torch.no_grad():
+                alone = model(input_ids=ids[None, a:b]).logits[0]
+            torch.testing.assert_close(packed[row, a:b], alone, atol=1e-4, rtol=1e-4)
+            assert ids[b - 1] == eos, "each packed chunk ends with its EOS"
+            assert labels[a] == -100 and (labels[a + 1:b] == ids[a + 1:b]).all()
+            chunks += 1
+    assert chunks > 4, "rows hold several chunks"
 
 
 # --- adapters -----------------------------------------------------------------------------------------
