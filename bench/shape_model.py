@@ -4,6 +4,7 @@ No hub is reachable from the GPU machine, so speed and memory at the real size a
 stand-in: same layers, widths, heads, 128,256-token vocabulary and tied embeddings as
 meta-llama/Llama-3.2-3B-Instruct, random weights, and the tiny model's tokenizer (its ids are all below
 2048, so every id is valid for the big embedding). Loss values from it mean nothing; time and memory do.
+The embeddings are scaled up so that greedy decoding is as decisive as a trained model's.
 
     python bench/shape_model.py /tmp/llama-3b-shape
 """
@@ -41,6 +42,9 @@ def build(folder: str | Path, layers: int | None = None) -> Path:
     device = "cuda" if torch.cuda.is_available() else "cpu"
     with torch.device(device):
         model = LlamaForCausalLM(config).to(torch.bfloat16)
+        # Wider embeddings (std 0.2, tied to the LM head) make the next-token distribution peaked, as a trained
+        # model's is; with the default 0.02 every logit is nearly tied and greedy decoding flips on rounding noise.
+        model.get_input_embeddings().weight.data.mul_(10)
     model.generation_config.eos_token_id = config.eos_token_id
     model.generation_config.pad_token_id = config.pad_token_id
     model.save_pretrained(folder)

@@ -42,6 +42,7 @@ def main() -> None:
     parser.add_argument("--seqs", default="2048")
     parser.add_argument("--out", default="/tmp/train_matrix")
     parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--profile", default="", help="configurations to profile (see train_throughput.py)")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -54,7 +55,8 @@ def main() -> None:
         data = Path(f"/tmp/p4-bench-data-{seq}")
         prepare(model, seq, data, env)
         subprocess.run([sys.executable, str(ROOT / "bench/train_throughput.py"), args.configs, "--seq", str(seq),
-                        "--model", model, "--data", str(data), "--steps", str(args.steps), "--json", str(results)],
+                        "--model", model, "--data", str(data), "--steps", str(args.steps), "--json", str(results),
+                        "--profile", args.profile],
                        cwd=ROOT, env=env)
     rows = [json.loads(line) for line in results.read_text().splitlines()] if results.exists() else []
     (out / "train_matrix.json").write_text(json.dumps(rows, indent=1))

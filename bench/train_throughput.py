@@ -55,6 +55,13 @@ PROJECT = {
                       "per_device_train_batch_size": 4, "gradient_accumulation_steps": 4,
                       "gradient_checkpointing": True},
     "project-t4-noliger": {"hardware_profile": "t4", "use_liger": False},
+    "project-auto-m4-nodrop": {"hardware_profile": "off", "load_in_4bit": False, "per_device_train_batch_size": 4,
+                               "gradient_accumulation_steps": 4, "gradient_checkpointing": False, "lora_dropout": 0.0},
+    "project-auto-m4-noliger": {"hardware_profile": "off", "load_in_4bit": False, "per_device_train_batch_size": 4,
+                                "gradient_accumulation_steps": 4, "gradient_checkpointing": False, "use_liger": False},
+    "project-t4-m4-nodrop": {"hardware_profile": "off", "load_in_4bit": True, "precision": "fp16",
+                             "per_device_train_batch_size": 4, "gradient_accumulation_steps": 4,
+                             "gradient_checkpointing": True, "lora_dropout": 0.0},
     "project-t4-plainprep": {"hardware_profile": "t4", "lean_lora": False, "use_liger": False},
 }
 
@@ -72,11 +79,12 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--json", default=None, help="a JSON-lines file the results are appended to")
+    parser.add_argument("--profile", default="", help="configurations to profile for one step after the timing")
     args = parser.parse_args()
     for name in args.names.split(","):
         started = time.time()
         try:
-            result = plain(args, name) if name.startswith("plain") else project(args, name)
+            result = plain(args, name) if name.startswith("plain") else project(args, name, name in args.profile)
             result.update(mfu=round(result["tokens_per_s"] * flops_per_token(args.seq) / PEAK_FLOPS, 3))
         except Exception as exc:  # one failing configuration must not hide the others
             result = {"error": f"{type(exc).__name__}: {str(exc)[-400:]}"}
@@ -123,7 +131,8 @@ def plain(args, name: str) -> dict:
     from transformers import AutoModelForCausalLM, BitsAndBytesConfig
 
     four_bit = name == "plain-qlora"
-    batch = 2
+    batch = 4 if "-m4" in name else 2
+    checkpointing = "nogc" not in name
     kwargs = {"dtype": torch.bfloat16, "attn_implementation": "sdpa", "device_map": {"": 0}}
     if four_bit:
         kwargs["quantization_config"] = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
@@ -133,11 +142,12 @@ def plain(args, name: str) -> dict:
     if four_bit:
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=True,
                                                 gradient_checkpointing_kwargs={"use_reentrant": False})
-    else:  # 16-bit: the base stays bf16; checkpointing as for QLoRA
+    else:  # 16-bit: the base stays bf16
         for param in model.parameters():
             param.requires_grad = False
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-        model.enable_input_require_grads()
+        if checkpointing:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+            model.enable_input_require_grads()
     model = get_peft_model(model, LoraConfig(r=16, lora_alpha=32, lora_dropout=0.05, bias="none",
                                              task_type="CAUSAL_LM",
                                              target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj",
@@ -162,7 +172,8 @@ def plain(args, name: str) -> dict:
     measured = times[args.warmup:]
     step = sorted(measured)[len(measured) // 2]
     return {"tokens_per_s": round(batch * args.seq / step, 1), "step_s": round(step, 3),
-            "micro_batch": batch, "accumulation": 1, "four_bit": four_bit, "checkpointing": True, **memory()}
+            "micro_batch": batch, "accumulation": 1, "four_bit": four_bit, "checkpointing": checkpointing,
+            **memory()}
 
 
 def wrapped_rows(args, batch: int):
@@ -177,7 +188,37 @@ def wrapped_rows(args, batch: int):
     return [torch.tensor(ids[i:i + per]).view(batch, args.seq) for i in range(0, len(ids) - per, per)]
 
 
-def project(args, name: str) -> dict:
+class Profiler:
+    """Profile the optimiser step after the timed ones: the top CUDA kernels and how busy the GPU was."""
+
+    def __new__(cls, at_step: int):
+        from transformers import TrainerCallback
+
+        class _Profiler(TrainerCallback):
+            def on_step_begin(self, a, state, control, **kw):
+                if state.global_step == at_step:
+                    import torch
+
+                    self.prof = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU,
+                                                                   torch.profiler.ProfilerActivity.CUDA])
+                    self.prof.__enter__()
+                    self.started = time.perf_counter()
+
+            def on_step_end(self, a, state, control, **kw):
+                if hasattr(self, "prof") and state.global_step == at_step + 1:
+                    sync()
+                    wall = time.perf_counter() - self.started
+                    self.prof.__exit__(None, None, None)
+                    events = self.prof.key_averages()
+                    busy = sum(e.self_device_time_total for e in events) / 1e6
+                    print(f"PROFILE wall {wall:.3f} s, GPU kernel time {busy:.3f} s ({busy / wall:.0%} busy)")
+                    print(events.table(sort_by="self_device_time_total", row_limit=22, max_name_column_width=60))
+                    del self.prof
+
+        return _Profiler()
+
+
+def project(args, name: str, profile: bool = False) -> dict:
     """The project's training step through `setup_stage` and its trainer, timed by a callback."""
     import torch
     from transformers import TrainerCallback
@@ -199,10 +240,14 @@ def project(args, name: str) -> dict:
             self.marks.append((time.perf_counter(), int(trainer.tokens_trained.item())))
 
     clock = Clock()
+    if profile:
+        overrides["max_steps"] += 1
     setup = training.setup_stage(cfg, "pretraining", extra_callbacks=[clock], progress=False)
     trainer = setup.trainer
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
+    if profile:
+        trainer.add_callback(Profiler(args.warmup + args.steps))
     trainer.train()
     (t0, n0), (t1, n1) = clock.marks[args.warmup - 1], clock.marks[-1]
     steps = len(clock.marks) - args.warmup
