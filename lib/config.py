@@ -35,7 +35,7 @@ class Config:
     precision: Literal["auto", "bf16", "fp16", "fp32"] = "auto"
     gradient_checkpointing: bool | Literal["auto"] = "auto"
     attn_implementation: Literal["auto", "sdpa", "flex_attention", "eager"] = "auto"
-    use_liger: bool | Literal["auto"] = "auto"
+    use_liger: bool | Literal["auto"] = False
     packing: bool = True
     lean_lora: bool = True
     chat_date: str = "26 Jul 2024"

@@ -24,11 +24,12 @@ class Profile:
     attention: str = "sdpa"
 
 
+# Chosen from bench/train_matrix.py on an H200 (2026-11-24, Llama-3.2-3B shape; README, performance section).
 PROFILES = {
-    "t4": Profile("t4", 1, True, "16 GB, no bf16: fp16, 4-bit, one sequence per step", "fp16", True),
+    "t4": Profile("t4", 4, True, "16 GB, no bf16: fp16, 4-bit, 4 sequences per step (~5.8 GiB at 2048)", "fp16", True),
     "l4": Profile("l4", 2, True, "24 GB, bf16, 16-bit LoRA", None, False),
-    "a100": Profile("a100", 4, True, "40/80 GB, bf16, 16-bit LoRA", None, False),
-    "h100": Profile("h100", 8, False, "H100/H200, 80-141 GB, bf16, 16-bit LoRA, no recomputation", None, False),
+    "a100": Profile("a100", 4, True, "40/80 GB, bf16, 16-bit LoRA, checkpointing (~20 GiB at 2048)", None, False),
+    "h100": Profile("h100", 4, False, "H100/H200, 80-141 GB, bf16, 16-bit LoRA, no recomputation", None, False),
     "gpu": Profile("gpu", 1, True, "an unrecognised GPU: the cautious T4-like shape", None, True),
     "cpu": Profile("cpu", 0, False, "no GPU: fp32, the configured batch (the tiny model, tests)"),
 }

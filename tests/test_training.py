@@ -299,18 +299,22 @@ def test_plans_keep_the_effective_batch(cfg, monkeypatch):
     monkeypatch.setattr(hardware, "gpu_name", lambda: "Tesla T4")
     monkeypatch.setattr(hardware, "bf16_supported", lambda: False)
     t4 = hardware.plan(seed)
-    assert (t4.profile, t4.precision, t4.micro_batch, t4.gradient_accumulation) == ("t4", "fp16", 1, 16)
-    assert t4.gradient_checkpointing and t4.effective_batch == 16
+    assert (t4.profile, t4.precision, t4.micro_batch, t4.gradient_accumulation) == ("t4", "fp16", 4, 4)
+    assert t4.gradient_checkpointing and t4.effective_batch == 16 and t4.load_in_4bit
     monkeypatch.setattr(hardware, "gpu_name", lambda: "NVIDIA A100-SXM4-80GB")
     monkeypatch.setattr(hardware, "bf16_supported", lambda: True)
     a100 = hardware.plan(seed)
     assert (a100.precision, a100.micro_batch * a100.gradient_accumulation) == ("bf16", 16)
+    assert not a100.load_in_4bit, "16-bit LoRA where memory allows"
+    monkeypatch.setattr(hardware, "gpu_name", lambda: "NVIDIA H200")
+    h200 = hardware.plan(seed)
+    assert not h200.gradient_checkpointing and not h200.load_in_4bit and h200.effective_batch == 16
     short = hardware.plan(seed.replace(max_seq_length=512))
     assert short.micro_batch > a100.micro_batch and short.effective_batch == 16
     off = hardware.plan(seed.replace(hardware_profile="off", precision="fp32"))
     assert (off.micro_batch, off.gradient_accumulation, off.precision) == (2, 8, "fp32")
     forced = hardware.plan(seed.replace(hardware_profile="t4", gradient_checkpointing=False))
-    assert forced.micro_batch == 1 and not forced.gradient_checkpointing
+    assert forced.micro_batch == 4 and not forced.gradient_checkpointing and forced.precision == "fp16"
 
 
 def test_backend_choice_on_a_machine_without_gpu(cfg, capsys):
