@@ -45,10 +45,14 @@ def main() -> None:
     parser.add_argument("--max_new_tokens", type=int, default=64)
     parser.add_argument("--batch_size", type=int, default=16)
     parser.add_argument("--load_in_4bit", default="false")
+    parser.add_argument("--dtype", default="auto", help="auto (bf16 on a GPU) or fp32 (no rounding differences)")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     cfg = config.load_config(storage.PROJECT_ROOT / "config.yaml", model=args.model, load_in_4bit=args.load_in_4bit)
-    loaded = models.load_model(cfg, backend="hf")
+    import torch
+
+    dtype = torch.float32 if args.dtype == "fp32" else None
+    loaded = models.load_model(cfg, dtype=dtype, backend="hf")
     model, tokenizer = loaded.model, loaded.tokenizer
     prompts = prompts_from_probes(args.prompts)
     # min_new_tokens: a random-weight model may stop at once; every answer is then exactly as long both ways
@@ -62,7 +66,7 @@ def main() -> None:
                                                          chat_date=cfg.chat_date))
     tokens = len(prompts) * args.max_new_tokens
     same = sum(a == b for a, b in zip(batched, single))
-    rows = {"model": args.model, "device": models_device(model), "prompts": len(prompts),
+    rows = {"model": args.model, "device": models_device(model), "dtype": str(model.dtype), "prompts": len(prompts),
             "new_tokens_each": args.max_new_tokens, "batch_size": args.batch_size,
             "one_at_a_time_tokens_per_s": round(tokens / t_single, 1),
             "batched_tokens_per_s": round(tokens / t_batched, 1), "speed_up": round(t_single / t_batched, 2),
