@@ -47,14 +47,16 @@ class Plan:
     load_in_4bit: bool = False
     attention: str = "sdpa"
     liger: bool = False
+    processes: int = 1              # data-parallel processes: the global batch is shared out among them
 
     def as_dict(self) -> dict:
         return asdict(self)
 
     def describe(self) -> str:
+        processes = f" x {self.processes} processes" if self.processes > 1 else ""
         return (f"hardware profile '{self.profile}' on {self.device}: {'4-bit' if self.load_in_4bit else '16-bit'} "
                 f"base, {self.precision}, micro-batch {self.micro_batch} x accumulation {self.gradient_accumulation}"
-                f" = effective batch {self.effective_batch}, gradient checkpointing "
+                f"{processes} = effective batch {self.effective_batch}, gradient checkpointing "
                 f"{'on' if self.gradient_checkpointing else 'off'}, attention {self.attention}"
                 f"{', Liger kernels' if self.liger else ''}")
 
@@ -87,7 +89,8 @@ def bf16_supported() -> bool:
 def plan(cfg) -> Plan:
     """Quantisation, precision, micro-batch, accumulation, checkpointing and kernels for this machine.
 
-    The effective batch stays as configured. With `hardware_profile: auto` the profile decides 4-bit or
+    The effective batch stays as configured, also across the processes of a data-parallel launch (each
+    accumulates fewer micro-batches). With `hardware_profile: auto` the profile decides 4-bit or
     16-bit (16-bit LoRA on GPUs with room: faster and no quantisation error); `off` uses the
     configuration as written; a profile name forces that profile (to rehearse a T4 run on a big GPU).
     """
@@ -123,8 +126,17 @@ def plan(cfg) -> Plan:
     if precision == "auto":
         precision = "fp32" if not on_gpu else "bf16" if bf16_supported() else "fp16"
     liger = on_gpu and liger_available() if cfg.use_liger == "auto" else bool(cfg.use_liger)
-    return Plan(name, device, precision, micro, max(1, effective // micro), effective, checkpointing,
-                bool(four_bit), attention, liger)
+    processes = world_size()
+    accumulation = max(1, effective // (micro * processes))
+    return Plan(name, device, precision, micro, accumulation, micro * accumulation * processes, checkpointing,
+                bool(four_bit), attention, liger, processes)
+
+
+def world_size() -> int:
+    """Processes of a data-parallel launch (accelerate/torchrun set WORLD_SIZE); 1 otherwise."""
+    import os
+
+    return max(1, int(os.environ.get("WORLD_SIZE", "1")))
 
 
 def liger_available() -> bool:

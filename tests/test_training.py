@@ -313,6 +313,11 @@ def test_plans_keep_the_effective_batch(cfg, monkeypatch):
     assert short.micro_batch > a100.micro_batch and short.effective_batch == 16
     off = hardware.plan(seed.replace(hardware_profile="off", precision="fp32"))
     assert (off.micro_batch, off.gradient_accumulation, off.precision) == (2, 8, "fp32")
+    monkeypatch.setenv("WORLD_SIZE", "2")  # a data-parallel launch shares the same global batch out
+    shared = hardware.plan(seed)
+    assert shared.processes == 2 and shared.effective_batch == 16
+    assert shared.micro_batch * shared.gradient_accumulation * 2 == 16
+    monkeypatch.delenv("WORLD_SIZE")
     forced = hardware.plan(seed.replace(hardware_profile="t4", gradient_checkpointing=False))
     assert forced.micro_batch == 4 and not forced.gradient_checkpointing and forced.precision == "fp16"
 
