@@ -99,3 +99,12 @@ def score(key: dict, responses: list[dict], seed: int = 0) -> dict:
     overall = stats.bootstrap_mean(hits, seed=seed)
     return {"overall": overall.as_dict(), "chance": key["chance"], "respondents": per_person,
             "items": {i: (sum(v) / len(v) if v else None) for i, v in per_item.items()}, "answers": len(hits)}
+
+
+def score_path(key_path: Path, responses: str | Path, seed: int = 0) -> dict:
+    """Score every answer file in a folder (or one file) against the key."""
+    responses = Path(responses)
+    files = sorted(responses.glob("*.json")) + sorted(responses.glob("*.csv")) if responses.is_dir() else [responses]
+    if not files:
+        raise FileNotFoundError(f"{responses}: no answer files (.json or .csv)")
+    return score(storage.read_json(key_path), [r for f in files for r in read_responses(f)], seed)

@@ -177,11 +177,13 @@ def test_questionnaire_round_trip(tmp_path):
     # a respondent who knows the author gets 8 of 10; one who always answers A gets what A is worth
     expert = {"respondent": "expert", "answers": {i: (v["author"] if n < 8 else "Z")
                                                   for n, (i, v) in enumerate(key["items"].items())}}
-    (tmp_path / "expert.json").write_text(json.dumps(expert))
-    (tmp_path / "lazy.csv").write_text("respondent,item,choice\n" + "".join(f"lazy,dd-{i},a\n" for i in range(10)))
-    responses = questionnaire.read_responses(tmp_path / "expert.json") + \
-        questionnaire.read_responses(tmp_path / "lazy.csv")
+    back = tmp_path / "returned"
+    back.mkdir()
+    (back / "expert.json").write_text(json.dumps(expert))
+    (back / "lazy.csv").write_text("respondent,item,choice\n" + "".join(f"lazy,dd-{i},a\n" for i in range(10)))
+    responses = questionnaire.read_responses(back / "expert.json") + questionnaire.read_responses(back / "lazy.csv")
     result = questionnaire.score(key, responses)
+    assert questionnaire.score_path(key_path, back) == result  # a folder of returned files
     assert result["respondents"]["expert"] == 0.8
     assert result["respondents"]["lazy"] == sum(v["author"] == "A" for v in key["items"].values()) / 10
     assert result["answers"] == 20 and 0 < result["overall"]["ci_low"] <= result["overall"]["mean"]
