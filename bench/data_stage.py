@@ -9,7 +9,6 @@ the tiny model's unless --model names another (the real Llama tokenizer needs th
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time

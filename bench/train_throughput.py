@@ -233,17 +233,17 @@ def project(args, name: str, profile: bool = False) -> dict:
 
     class Clock(TrainerCallback):
         def __init__(self):
-            self.marks = []
+            self.marks, self.trainer = [], None
 
         def on_step_end(self, a, state, control, **kw):
             sync()
-            self.marks.append((time.perf_counter(), int(trainer.tokens_trained.item())))
+            self.marks.append((time.perf_counter(), int(self.trainer.tokens_trained.item())))
 
     clock = Clock()
     if profile:
         overrides["max_steps"] += 1
     setup = training.setup_stage(cfg, "pretraining", extra_callbacks=[clock], progress=False)
-    trainer = setup.trainer
+    trainer = clock.trainer = setup.trainer
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
     if profile:

@@ -52,7 +52,7 @@ def run_notebooks(parameters: dict, names: list[str] | None = None, out_dir: Pat
     unknown = sorted(set(parameters) - known)
     if unknown:
         raise ValueError(f"parameter(s) {', '.join(unknown)} are declared by none of {', '.join(names)}"
-                         + (f" (config keys: see config.yaml)" if any(u not in KEYS for u in unknown) else ""))
+                         + (" (config keys: see config.yaml)" if any(u not in KEYS for u in unknown) else ""))
     run_name = parameters.get("run_name") or "main"
     out_dir = out_dir or storage.run_dir(run_name) / "notebooks"
     out_dir.mkdir(parents=True, exist_ok=True)

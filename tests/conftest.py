@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -41,3 +42,21 @@ def outputs(tmp_path, monkeypatch):
     """Send runs to a temporary outputs folder."""
     monkeypatch.setattr(storage, "outputs_dir", lambda: tmp_path / "outputs")
     return tmp_path / "outputs"
+
+
+@contextlib.contextmanager
+def trained_run(root: Path, run_name: str, **overrides):
+    """A run of the tiny model with both stages trained, its outputs under `root` (module fixtures)."""
+    from lib import prepare, training
+
+    os.environ["P4_OUTPUTS"] = str(root / "outputs")
+    try:
+        cfg = config.load_config(ROOT / "config.yaml", **{
+            "model": "tiny", "load_in_4bit": False, "processed_dir": str(root / "processed"),
+            "run_name": run_name, "gradient_accumulation_steps": 1, **overrides})
+        prepare.run(cfg, verbose=False)
+        training.train_stage(cfg, "pretraining", progress=False)
+        result = training.train_stage(cfg, "instruction", progress=False)
+        yield cfg, result
+    finally:
+        os.environ.pop("P4_OUTPUTS", None)

@@ -5,26 +5,16 @@ import sys
 
 import pytest
 
-from lib import chat, config, generation, prepare, training
-from tests.conftest import ROOT
+from lib import chat, generation
+from tests.conftest import ROOT, trained_run
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("chat")
-    import os
-
-    os.environ["P4_OUTPUTS"] = str(root / "outputs")
-    try:
-        cfg = config.load_config(ROOT / "config.yaml", model="tiny", load_in_4bit=False, max_seq_length=128,
-                                 processed_dir=str(root / "processed"), run_name="chatrun", max_steps=2,
-                                 per_device_train_batch_size=2, gradient_accumulation_steps=1, max_new_tokens=6)
-        prepare.run(cfg, verbose=False)
-        training.train_stage(cfg, "pretraining", progress=False)
-        result = training.train_stage(cfg, "instruction", progress=False)
+    with trained_run(root, "chatrun", max_seq_length=128, max_steps=2, per_device_train_batch_size=2,
+                     max_new_tokens=6) as (cfg, result):
         yield cfg, result, root
-    finally:
-        os.environ.pop("P4_OUTPUTS", None)
 
 
 def test_conversation_keeps_the_turns(trained):

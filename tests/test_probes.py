@@ -8,11 +8,11 @@ import re
 import numpy as np
 import pytest
 
-from lib import checkers, cleaning, config, corpus, prepare, questionnaire, report, stats, stylometry, training
+from lib import checkers, cleaning, corpus, questionnaire, report, stats, stylometry
 from lib import probes as probes_mod
 from lib.probes import domination, inextricability, replica, steerability
 from lib.retrieval import Retriever
-from tests.conftest import ROOT, SAMPLE, SHARED_CORPORA, needs_shared
+from tests.conftest import ROOT, SAMPLE, SHARED_CORPORA, needs_shared, trained_run
 
 GENERAL = (ROOT / "data/sample/general_reference.txt").read_text()
 
@@ -204,21 +204,10 @@ def test_probe_files_are_checked_line_by_line(tmp_path):
 
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
-    import os
-
-    root = tmp_path_factory.mktemp("study")
-    os.environ["P4_OUTPUTS"] = str(root / "outputs")
-    try:
-        cfg = config.load_config(ROOT / "config.yaml", model="tiny", load_in_4bit=False, max_seq_length=256,
-                                 processed_dir=str(root / "processed"), run_name="study", max_steps=8,
-                                 per_device_train_batch_size=4, gradient_accumulation_steps=1, learning_rate=2e-2,
-                                 probe_max_new_tokens=24, bootstrap_samples=200, judge=True, digidan_samples=2)
-        prepare.run(cfg, verbose=False)
-        training.train_stage(cfg, "pretraining", progress=False)
-        training.train_stage(cfg, "instruction", progress=False)
+    with trained_run(tmp_path_factory.mktemp("study"), "study", max_seq_length=256, max_steps=8,
+                     per_device_train_batch_size=4, learning_rate=2e-2, probe_max_new_tokens=24,
+                     bootstrap_samples=200, judge=True, digidan_samples=2) as (cfg, _):
         yield probes_mod.open_study(cfg)
-    finally:
-        os.environ.pop("P4_OUTPUTS", None)
 
 
 def test_arms_share_one_base_and_switch_adapters(study):
