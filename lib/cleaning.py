@@ -164,7 +164,7 @@ def tidy_whitespace(text: str) -> tuple[str, Counter]:
     text, spaces = re.subn(r"(?<=\S) {2,}", " ", text)
     text = re.sub(r"(?m)[ \t]+$", "", text)
     text = re.sub(r"(?m)^[ \t]+(?=\S)", "", text)  # e-text paragraph indents
-    text, blanks = re.subn(r"\n{3,}", "\n\n", text)
+    text = re.sub(r"\n{3,}", "\n\n", text)
     return text.strip() + "\n", Counter(extra_spaces=spaces)
 
 

@@ -25,17 +25,6 @@ def in_colab() -> bool:
     return "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ
 
 
-def mount_drive() -> Path | None:
-    """Mount Google Drive on Colab (idempotent); None elsewhere."""
-    if not in_colab():
-        return None
-    from google.colab import drive  # type: ignore[import-not-found]
-
-    drive.mount(str(DRIVE_MOUNT))
-    DRIVE_WORKSPACE.mkdir(parents=True, exist_ok=True)
-    return DRIVE_WORKSPACE
-
-
 def hf_token() -> str | None:
     """The token from the environment, the token file or Colab Secrets; never a notebook parameter.
 

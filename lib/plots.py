@@ -84,21 +84,3 @@ def measure_panels(rows: list[dict], measures: list[str], title: str, reference:
     fig.suptitle(title)
     fig.tight_layout()
     return fig
-
-
-def heatmap(table, title: str, fmt: str = "{:.0%}"):
-    """A table of shares (rows: arms, columns: kinds) as a coloured grid with the values written in."""
-    fig = Figure(figsize=(1.0 + 0.75 * table.shape[1], 1.0 + 0.45 * table.shape[0]))
-    ax = fig.subplots()
-    image = ax.imshow(table.values.astype(float), vmin=0, vmax=1, cmap="viridis", aspect="auto")
-    ax.set_xticks(range(table.shape[1]), table.columns, rotation=45, ha="right", fontsize=8)
-    ax.set_yticks(range(table.shape[0]), table.index, fontsize=8)
-    for i in range(table.shape[0]):
-        for j in range(table.shape[1]):
-            value = table.values[i, j]
-            ax.text(j, i, fmt.format(value), ha="center", va="center", fontsize=7,
-                    color="white" if value < 0.6 else "black")
-    fig.colorbar(image, ax=ax, fraction=0.03)
-    ax.set_title(title)
-    fig.tight_layout()
-    return fig
