@@ -188,34 +188,31 @@ def wrapped_rows(args, batch: int):
     return [torch.tensor(ids[i:i + per]).view(batch, args.seq) for i in range(0, len(ids) - per, per)]
 
 
-class Profiler:
-    """Profile the optimiser step after the timed ones: the top CUDA kernels and how busy the GPU was."""
+def profiler(at_step: int):
+    """A callback that profiles optimiser step `at_step`: the top CUDA kernels and how busy the GPU was."""
+    import torch
+    from transformers import TrainerCallback
 
-    def __new__(cls, at_step: int):
-        from transformers import TrainerCallback
+    class Profiler(TrainerCallback):
+        def on_step_begin(self, a, state, control, **kw):
+            if state.global_step == at_step:
+                self.prof = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU,
+                                                               torch.profiler.ProfilerActivity.CUDA])
+                self.prof.__enter__()
+                self.started = time.perf_counter()
 
-        class _Profiler(TrainerCallback):
-            def on_step_begin(self, a, state, control, **kw):
-                if state.global_step == at_step:
-                    import torch
+        def on_step_end(self, a, state, control, **kw):
+            if getattr(self, "prof", None) is not None and state.global_step == at_step + 1:
+                sync()
+                wall = time.perf_counter() - self.started
+                self.prof.__exit__(None, None, None)
+                events = self.prof.key_averages()
+                busy = sum(e.self_device_time_total for e in events) / 1e6
+                print(f"PROFILE wall {wall:.3f} s, GPU kernel time {busy:.3f} s ({busy / wall:.0%} busy)")
+                print(events.table(sort_by="self_device_time_total", row_limit=22, max_name_column_width=60))
+                self.prof = None
 
-                    self.prof = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU,
-                                                                   torch.profiler.ProfilerActivity.CUDA])
-                    self.prof.__enter__()
-                    self.started = time.perf_counter()
-
-            def on_step_end(self, a, state, control, **kw):
-                if hasattr(self, "prof") and state.global_step == at_step + 1:
-                    sync()
-                    wall = time.perf_counter() - self.started
-                    self.prof.__exit__(None, None, None)
-                    events = self.prof.key_averages()
-                    busy = sum(e.self_device_time_total for e in events) / 1e6
-                    print(f"PROFILE wall {wall:.3f} s, GPU kernel time {busy:.3f} s ({busy / wall:.0%} busy)")
-                    print(events.table(sort_by="self_device_time_total", row_limit=22, max_name_column_width=60))
-                    del self.prof
-
-        return _Profiler()
+    return Profiler()
 
 
 def project(args, name: str, profile: bool = False) -> dict:
@@ -227,7 +224,8 @@ def project(args, name: str, profile: bool = False) -> dict:
 
     os.environ.setdefault("P4_OUTPUTS", "/tmp/p4-bench-outputs")
     overrides = dict(model=args.model, processed_dir=args.data, max_seq_length=args.seq, run_name=name,
-                     overwrite=True, max_steps=args.warmup + args.steps, logging_steps=1000, save_steps=100000,
+                     overwrite=True, max_steps=args.warmup + args.steps + int(profile), logging_steps=1000,
+                     save_steps=100000,
                      use_unsloth=False, **PROJECT[name])
     cfg = config.load_config(ROOT / "config.yaml", **overrides)
 
@@ -240,17 +238,15 @@ def project(args, name: str, profile: bool = False) -> dict:
             self.marks.append((time.perf_counter(), int(self.trainer.tokens_trained.item())))
 
     clock = Clock()
-    if profile:
-        overrides["max_steps"] += 1
     setup = training.setup_stage(cfg, "pretraining", extra_callbacks=[clock], progress=False)
     trainer = clock.trainer = setup.trainer
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
     if profile:
-        trainer.add_callback(Profiler(args.warmup + args.steps))
+        trainer.add_callback(profiler(args.warmup + args.steps))
     trainer.train()
-    (t0, n0), (t1, n1) = clock.marks[args.warmup - 1], clock.marks[-1]
-    steps = len(clock.marks) - args.warmup
+    (t0, n0), (t1, n1) = clock.marks[args.warmup - 1], clock.marks[args.warmup + args.steps - 1]
+    steps = args.steps  # the profiled step, if any, comes after and is not timed
     plan = setup.plan
     del setup, trainer
     return {"tokens_per_s": round((n1 - n0) / (t1 - t0), 1), "step_s": round((t1 - t0) / steps, 3),

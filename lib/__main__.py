@@ -86,10 +86,8 @@ def cmd_score(args) -> int:
 def cmd_run(args) -> int:
     from . import runner
 
-    params = overrides(args)
-    for key, value in params.items():  # validate now, before any notebook starts
-        config_mod.coerce(key, value, "--" + key)
-    params = {k: config_mod.coerce(k, v) for k, v in params.items()}
+    # validated and typed now, before any notebook starts
+    params = {k: config_mod.coerce(k, v, "--" + k) for k, v in overrides(args).items()}
     names = args.notebooks.split(",") if args.notebooks else None
     out = runner.run_notebooks(params, names, log_output=args.log_output)
     print(f"executed notebooks and HTML copies: {out}")

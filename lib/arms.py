@@ -8,8 +8,6 @@ switched, so an arm costs a few megabytes, not another copy of the model. Every 
 from __future__ import annotations
 
 import contextlib
-from pathlib import Path
-
 from . import generation, models, storage
 
 ADAPTERS = ("pretraining", "instruction", "sft_only")
@@ -23,7 +21,7 @@ class Arms:
 
         self.run = storage.run_dir(run_name or cfg.run_name)
         found = [name for name in ADAPTERS if (self.run / name / "manifest.json").exists()]
-        self.cfg = trained_config(cfg, self.run, found)
+        self.cfg = models.trained_settings(cfg, self.run / found[0]) if found else cfg
         loaded = models.load_model(self.cfg, backend="hf")
         self.tokenizer = loaded.tokenizer
         self.model = loaded.model
@@ -66,13 +64,3 @@ class Arms:
         with self.use(arm) as model:
             return generation.window_losses(model, self.tokenizer, texts, window)
 
-
-def trained_config(cfg, run: Path, stages: list[str]):
-    """The model, quantisation and chat settings the run's adapters were trained with."""
-    if not stages:
-        return cfg
-    manifest = storage.read_json(run / stages[0] / "manifest.json")
-    trained = manifest["config"]
-    four_bit = manifest.get("plan", {}).get("load_in_4bit", trained["load_in_4bit"])
-    return cfg.replace(model=trained["model"], load_in_4bit=four_bit, chat_date=trained["chat_date"],
-                       system_prompt=trained["system_prompt"])

@@ -81,13 +81,7 @@ def load_for_chat(target: str, cfg):
     from peft import PeftModel
 
     adapter = find_adapter(target)
-    manifest = adapter.parent / "manifest.json"
-    if manifest.exists():
-        stage = storage.read_json(manifest)
-        trained = stage["config"]
-        cfg = cfg.replace(model=trained["model"],
-                          load_in_4bit=stage.get("plan", {}).get("load_in_4bit", trained["load_in_4bit"]),
-                          chat_date=trained["chat_date"], system_prompt=trained["system_prompt"])
+    cfg = models.trained_settings(cfg, adapter.parent)
     loaded = models.load_model(cfg, backend="hf")
     return PeftModel.from_pretrained(loaded.model, str(adapter)), loaded.tokenizer, cfg, adapter
 

@@ -80,6 +80,15 @@ def detect(name: str | None = None) -> str:
     return "gpu"
 
 
+def default_precision() -> str:
+    """bf16 where the GPU supports it, fp16 on older GPUs (a T4), fp32 on CPU."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return "fp32"
+    return "bf16" if bf16_supported() else "fp16"
+
+
 def bf16_supported() -> bool:
     import torch
 
@@ -124,7 +133,7 @@ def plan(cfg) -> Plan:
     if precision == "auto" and forced_precision:
         precision = forced_precision
     if precision == "auto":
-        precision = "fp32" if not on_gpu else "bf16" if bf16_supported() else "fp16"
+        precision = default_precision()
     liger = on_gpu and liger_available() if cfg.use_liger == "auto" else bool(cfg.use_liger)
     processes = world_size()
     accumulation = max(1, effective // (micro * processes))

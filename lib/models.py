@@ -139,12 +139,10 @@ def first_line(text: str) -> str:
 
 
 def compute_dtype():
-    """bf16 where the GPU supports it, fp16 on older GPUs (T4), fp32 on CPU."""
-    import torch
+    """The default precision as a torch dtype (see `hardware.default_precision`)."""
+    from . import hardware
 
-    if not torch.cuda.is_available():
-        return torch.float32
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return hardware.torch_dtype(hardware.default_precision())
 
 
 def local_device_map():
@@ -200,6 +198,19 @@ def load_base(cfg, dtype=None, load_in_4bit: bool | None = None, attention: str 
     model.config.pad_token_id = tokenizer.pad_token_id
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     return model, tokenizer
+
+
+def trained_settings(cfg, stage_folder: Path):
+    """`cfg` with the model, quantisation and chat settings a finished stage was trained with (its manifest),
+    so that loading its adapter later puts it on the same base."""
+    manifest = Path(stage_folder) / "manifest.json"
+    if not manifest.exists():
+        return cfg
+    stage = json.loads(manifest.read_text(encoding="utf-8"))
+    trained = stage["config"]
+    return cfg.replace(model=trained["model"],
+                       load_in_4bit=stage.get("plan", {}).get("load_in_4bit", trained["load_in_4bit"]),
+                       chat_date=trained["chat_date"], system_prompt=trained["system_prompt"])
 
 
 # --- LoRA -------------------------------------------------------------------------------------------

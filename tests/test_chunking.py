@@ -51,7 +51,7 @@ def test_long_paragraph_is_cut_at_sentences_and_a_monster_sentence_by_tokens(tin
     text = " ".join(sentences) + "\n\n" + monster
     chunks = chunking.chunk_text(text, tiny_tokenizer, 64)
     for body, n in chunks:
-        assert n <= 64 == 64 and trainer_length(tiny_tokenizer, body) == n
+        assert n <= 64 and trainer_length(tiny_tokenizer, body) == n
     joined = " ".join(b[: -len(tiny_tokenizer.eos_token)] for b, _ in chunks)
     assert re.sub(r"\s+", " ", joined) == re.sub(r"\s+", " ", text)
     first_bodies = [b for b, _ in chunks[:3]]

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 from rouge_score import rouge_scorer
@@ -62,7 +63,7 @@ def digidan_items(study: Study, arm: str) -> list[dict]:
     questions = [p["question"] for p in items]
     samples = []
     for k in range(study.cfg.digidan_samples):
-        settings = study.sampling.__class__(**{**study.sampling.as_dict(), "seed": study.cfg.seed + k})
+        settings = dataclasses.replace(study.sampling, seed=study.cfg.seed + k)
         samples.append(study.ask(arm, questions, f"digidan_{k}", [p["id"] for p in items], settings=settings))
     return [{"id": p["id"], "question": p["question"], "real": p["answer"],
              "machine": [cut_words(s[i], len(p["answer"].split())) for s in samples]}
