@@ -65,16 +65,18 @@ def main() -> None:
 
 def table(rows: list[dict]) -> None:
     base = {r["seq"]: r["tokens_per_s"] for r in rows if r.get("name") == "plain-qlora" and "tokens_per_s" in r}
-    print(f"{'config':<22}{'seq':>6}{'tok/s':>9}{'x plain':>8}{'step s':>8}{'MFU':>6}{'alloc':>7}{'resv':>7}  shape")
+    print(f"{'config':<28}{'seq':>6}{'tok/s':>9}{'x plain':>8}{'step s':>8}{'MFU':>6}{'alloc':>7}{'resv':>7}  shape")
     for r in rows:
         if "error" in r:
-            print(f"{r['name']:<22}{r['seq']:>6}  FAILED {r['error'][-300:]!r}")
+            print(f"{r['name']:<28}{r['seq']:>6}  FAILED {r['error'][-300:]!r}")
             continue
         ratio = r["tokens_per_s"] / base[r["seq"]] if r["seq"] in base else float("nan")
         shape = (f"{r['micro_batch']}x{r['accumulation']} {'4bit' if r['four_bit'] else '16bit'}"
                  f"{' gc' if r['checkpointing'] else ''} {r.get('attention', 'sdpa')}"
-                 f"{' liger' if r.get('liger') else ''}")
-        print(f"{r['name']:<22}{r['seq']:>6}{r['tokens_per_s']:>9.0f}{ratio:>8.2f}{r['step_s']:>8.2f}"
+                 f"{' liger' if r.get('liger') else ''}{' compiled' if r.get('compile') else ''}"
+                 f"{' unsloth' if r.get('backend') == 'unsloth' else ''}"
+                 f" dropout {r.get('lora_dropout', 0.05)}")
+        print(f"{r['name']:<28}{r['seq']:>6}{r['tokens_per_s']:>9.0f}{ratio:>8.2f}{r['step_s']:>8.2f}"
               f"{r['mfu']:>6.2f}{r['peak_allocated_gib']:>7.1f}{r['peak_reserved_gib']:>7.1f}  {shape}")
 
 

@@ -39,6 +39,23 @@ P_MATMUL = 28 * (2 * 3072 * 3072 + 2 * 3072 * 1024 + 3 * 3072 * 8192) + 128256 *
 # project configurations: overrides of config.yaml (the profile decides the rest)
 PROJECT = {
     "project-auto": {},
+    "project-auto-nodrop": {"lora_dropout": 0.0},
+    "project-auto-compile": {"torch_compile": True},
+    "project-auto-nocompile": {"torch_compile": False, "attn_implementation": "sdpa"},
+    "project-auto-compile-flex": {"torch_compile": True, "attn_implementation": "flex_attention"},
+    "project-auto-compile-nopack": {"torch_compile": True, "packing": False},
+    "project-auto-compile-m8": {"torch_compile": True, "hardware_profile": "off", "load_in_4bit": False,
+                                "per_device_train_batch_size": 8, "gradient_accumulation_steps": 2,
+                                "gradient_checkpointing": False},
+    "project-auto-compile-nodrop": {"torch_compile": True, "lora_dropout": 0.0},
+    "project-t4-unsloth": {"hardware_profile": "t4", "use_unsloth": True},
+    "project-t4-unsloth-nodrop": {"hardware_profile": "t4", "use_unsloth": True, "lora_dropout": 0.0},
+    "project-auto-unsloth": {"use_unsloth": True},
+    "project-auto-compile-flex-nodrop": {"torch_compile": True, "attn_implementation": "flex_attention",
+                                         "lora_dropout": 0.0},
+    "project-t4-compile": {"hardware_profile": "t4", "torch_compile": True},
+    "project-t4-nocompile": {"hardware_profile": "t4", "torch_compile": False},
+    "project-t4-nocompile-casts": {"hardware_profile": "t4", "torch_compile": False, "_casts": True},
     "project-t4": {"hardware_profile": "t4"},
     "project-auto-flex": {"attn_implementation": "flex_attention"},
     "project-auto-gc": {"gradient_checkpointing": True},
@@ -80,7 +97,10 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--json", default=None, help="a JSON-lines file the results are appended to")
     parser.add_argument("--profile", default="", help="configurations to profile for one step after the timing")
+    parser.add_argument("--no_warmup_run", action="store_true")
     args = parser.parse_args()
+    if not args.no_warmup_run:
+        warm_up(args)
     for name in args.names.split(","):
         started = time.time()
         try:
@@ -96,11 +116,34 @@ def main() -> None:
         release()
 
 
+def warm_up(args) -> None:
+    """Short untimed runs of the plain recipe and both project profiles before anything is measured.
+
+    Without them the first project configuration of a process measured up to 1.4x slower than the same
+    configuration run again later in that process (11,870 then 16,810 tokens/s, 2026-11-24), which would
+    distort every comparison."""
+    import copy
+
+    quick = copy.copy(args)
+    quick.steps, quick.warmup = 2, 1
+    started = time.time()
+    names = args.names.split(",")
+    families = [("plain-qlora", "plain"), ("project-auto-nocompile", "project-auto"), ("project-t4-nocompile", "project-t4")]
+    for name in [warm for warm, prefix in families if any(n.startswith(prefix) for n in names)]:
+        try:
+            plain(quick, name) if name.startswith("plain") else project(quick, name)
+        except Exception as exc:
+            print(f"warm-up {name} failed: {exc}")
+        release()
+    print(f"warm-up runs (untimed): {time.time() - started:.0f} s", flush=True)
+
+
 def release() -> None:
     import gc
 
     import torch
 
+    torch._dynamo.reset()  # a compiled configuration leaves nothing behind for the next
     gc.collect()
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
@@ -130,8 +173,8 @@ def plain(args, name: str) -> dict:
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
     from transformers import AutoModelForCausalLM, BitsAndBytesConfig
 
-    four_bit = name == "plain-qlora"
-    batch = 4 if "-m4" in name else 2
+    four_bit = name.startswith("plain-qlora")
+    batch = int(name.split("-m")[1].split("-")[0]) if "-m" in name else 2
     checkpointing = "nogc" not in name
     kwargs = {"dtype": torch.bfloat16, "attn_implementation": "sdpa", "device_map": {"": 0}}
     if four_bit:
@@ -223,10 +266,11 @@ def project(args, name: str, profile: bool = False) -> dict:
     from lib import config, training
 
     os.environ.setdefault("P4_OUTPUTS", "/tmp/p4-bench-outputs")
+    settings = dict(PROJECT[name])
+    casts = settings.pop("_casts", False)  # PEFT's own cast of each input to the fp32 adapters' dtype
     overrides = dict(model=args.model, processed_dir=args.data, max_seq_length=args.seq, run_name=name,
                      overwrite=True, max_steps=args.warmup + args.steps + int(profile), logging_steps=1000,
-                     save_steps=100000,
-                     use_unsloth=False, **PROJECT[name])
+                     save_steps=100000, **{"use_unsloth": False, **settings})
     cfg = config.load_config(ROOT / "config.yaml", **overrides)
 
     class Clock(TrainerCallback):
@@ -240,6 +284,8 @@ def project(args, name: str, profile: bool = False) -> dict:
     clock = Clock()
     setup = training.setup_stage(cfg, "pretraining", extra_callbacks=[clock], progress=False)
     trainer = clock.trainer = setup.trainer
+    if casts:
+        trainer.uncast_inputs = False
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
     if profile:
@@ -247,12 +293,14 @@ def project(args, name: str, profile: bool = False) -> dict:
     trainer.train()
     (t0, n0), (t1, n1) = clock.marks[args.warmup - 1], clock.marks[args.warmup + args.steps - 1]
     steps = args.steps  # the profiled step, if any, comes after and is not timed
-    plan = setup.plan
+    plan, backend = setup.plan, setup.backend
     del setup, trainer
     return {"tokens_per_s": round((n1 - n0) / (t1 - t0), 1), "step_s": round((t1 - t0) / steps, 3),
             "micro_batch": plan.micro_batch, "accumulation": plan.gradient_accumulation,
             "four_bit": plan.load_in_4bit, "checkpointing": plan.gradient_checkpointing,
-            "attention": plan.attention, "liger": plan.liger, "precision": plan.precision, **memory()}
+            "backend": backend, "attention": plan.attention, "liger": plan.liger,
+            "compile": plan.compile and backend != "unsloth", "precision": plan.precision,
+            "lora_dropout": cfg.lora_dropout, **memory()}
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ class Config:
     gradient_checkpointing: bool | Literal["auto"] = "auto"
     attn_implementation: Literal["auto", "sdpa", "flex_attention", "eager"] = "auto"
     use_liger: bool | Literal["auto"] = False
+    torch_compile: bool | Literal["auto"] = "auto"
     packing: bool = True
     lean_lora: bool = True
     chat_date: str = "26 Jul 2024"

@@ -22,14 +22,18 @@ class Profile:
     precision: str | None = None   # forced by the hardware (a T4 has no bf16); None: what the GPU supports
     four_bit: bool | None = None   # None: as configured; False: 16-bit LoRA (memory allows, and it is faster)
     attention: str = "sdpa"
+    compile: bool = False          # torch.compile the decoder layers (lib/speedups.py)
 
 
 # Chosen from bench/train_matrix.py on an H200 (2026-11-24, Llama-3.2-3B shape; README, performance section).
 PROFILES = {
-    "t4": Profile("t4", 4, True, "16 GB, no bf16: fp16, 4-bit, 4 sequences per step (~5.8 GiB at 2048)", "fp16", True),
-    "l4": Profile("l4", 2, True, "24 GB, bf16, 16-bit LoRA", None, False),
-    "a100": Profile("a100", 4, True, "40/80 GB, bf16, 16-bit LoRA, checkpointing (~20 GiB at 2048)", None, False),
-    "h100": Profile("h100", 4, False, "H100/H200, 80-141 GB, bf16, 16-bit LoRA, no recomputation", None, False),
+    "t4": Profile("t4", 4, True, "16 GB, no bf16: fp16, 4-bit, 4 sequences per step (~6 GiB at 2048)", "fp16", True,
+                  compile=True),
+    "l4": Profile("l4", 2, True, "24 GB, bf16, 16-bit LoRA", None, False, "flex_attention", True),
+    "a100": Profile("a100", 4, True, "40/80 GB, bf16, 16-bit LoRA, checkpointing (~20 GiB at 2048)", None, False,
+                    "flex_attention", True),
+    "h100": Profile("h100", 4, False, "H100/H200, 80-141 GB, bf16, 16-bit LoRA, no recomputation", None, False,
+                    "flex_attention", True),
     "gpu": Profile("gpu", 1, True, "an unrecognised GPU: the cautious T4-like shape", None, True),
     "cpu": Profile("cpu", 0, False, "no GPU: fp32, the configured batch (the tiny model, tests)"),
 }
@@ -47,6 +51,7 @@ class Plan:
     load_in_4bit: bool = False
     attention: str = "sdpa"
     liger: bool = False
+    compile: bool = False
     processes: int = 1              # data-parallel processes: the global batch is shared out among them
 
     def as_dict(self) -> dict:
@@ -54,11 +59,11 @@ class Plan:
 
     def describe(self) -> str:
         processes = f" x {self.processes} processes" if self.processes > 1 else ""
-        return (f"hardware profile '{self.profile}' on {self.device}: {'4-bit' if self.load_in_4bit else '16-bit'} "
+        return (f"hardware profile '{self.profile}' on {self.device}: {'4-bit' if self.load_in_4bit else 'unquantised'} "
                 f"base, {self.precision}, micro-batch {self.micro_batch} x accumulation {self.gradient_accumulation}"
                 f"{processes} = effective batch {self.effective_batch}, gradient checkpointing "
                 f"{'on' if self.gradient_checkpointing else 'off'}, attention {self.attention}"
-                f"{', Liger kernels' if self.liger else ''}")
+                f"{', Liger kernels' if self.liger else ''}{', compiled layers' if self.compile else ''}")
 
 
 def gpu_name() -> str | None:
@@ -95,8 +100,11 @@ def bf16_supported() -> bool:
     return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
 
 
-def plan(cfg) -> Plan:
+def plan(cfg, packed: bool = True) -> Plan:
     """Quantisation, precision, micro-batch, accumulation, checkpointing and kernels for this machine.
+
+    A profile's compiled layers and flex attention apply to packed stages only: compiling pays off on
+    fixed-width rows, and flex attention runs fast only compiled (stage 2's padded pairs vary in width).
 
     The effective batch stays as configured, also across the processes of a data-parallel launch (each
     accumulates fewer micro-batches). With `hardware_profile: auto` the profile decides 4-bit or
@@ -108,7 +116,7 @@ def plan(cfg) -> Plan:
     on_gpu = torch.cuda.is_available()
     device = gpu_name() or f"CPU ({platform.processor() or platform.machine()})"
     effective = cfg.per_device_train_batch_size * cfg.gradient_accumulation_steps
-    forced_precision, four_bit, attention = None, cfg.load_in_4bit, "sdpa"
+    forced_precision, four_bit, attention, compiled = None, cfg.load_in_4bit, "sdpa", False
     if cfg.hardware_profile == "off":
         name, micro = "off", cfg.per_device_train_batch_size
         checkpointing = on_gpu
@@ -124,7 +132,8 @@ def plan(cfg) -> Plan:
         if on_gpu:
             forced_precision = profile.precision
             four_bit = profile.four_bit if profile.four_bit is not None else cfg.load_in_4bit
-            attention = profile.attention
+            attention = profile.attention if packed else "sdpa"
+            compiled = profile.compile and packed
     if cfg.gradient_checkpointing != "auto":
         checkpointing = bool(cfg.gradient_checkpointing)
     if cfg.attn_implementation != "auto":
@@ -135,10 +144,12 @@ def plan(cfg) -> Plan:
     if precision == "auto":
         precision = default_precision()
     liger = on_gpu and liger_available() if cfg.use_liger == "auto" else bool(cfg.use_liger)
+    if cfg.torch_compile != "auto":
+        compiled = bool(cfg.torch_compile)
     processes = world_size()
     accumulation = max(1, effective // (micro * processes))
     return Plan(name, device, precision, micro, accumulation, micro * accumulation * processes, checkpointing,
-                bool(four_bit), attention, liger, processes)
+                bool(four_bit), attention, liger, compiled, processes)
 
 
 def world_size() -> int:

@@ -8,19 +8,21 @@ times the attention work and memory. This collator keeps one packed row per exam
 length) tensor whose position ids restart at every chunk and with no attention mask, from which
 transformers builds a per-row block-diagonal causal mask. A padded tail counts as a chunk of its own and
 carries no labels; the first token of every chunk carries none either (nothing before it may predict it).
+With `width` every row is padded to that many tokens: one shape for every batch, which compiled layers need.
 """
 
 from __future__ import annotations
 
 
 class RowPackedCollator:
-    def __init__(self, pad_token_id: int):
+    def __init__(self, pad_token_id: int, width: int | None = None):
         self.pad_token_id = pad_token_id
+        self.width = width
 
     def __call__(self, examples: list[dict]) -> dict:
         import torch
 
-        width = max(len(e["input_ids"]) for e in examples)
+        width = max([len(e["input_ids"]) for e in examples] + [self.width or 0])
         ids = torch.full((len(examples), width), self.pad_token_id, dtype=torch.long)
         labels = torch.full((len(examples), width), -100, dtype=torch.long)
         positions = torch.zeros((len(examples), width), dtype=torch.long)

@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import callbacks, hardware, models, plots, prepare, storage
+from . import callbacks, hardware, models, plots, prepare, speedups, storage
 from .packing import RowPackedCollator
 
 STAGES = {"pretraining": ("pretraining_train.jsonl", "pretraining_val.jsonl"),
@@ -141,7 +141,7 @@ def sft_config(cfg, stage: str, output_dir: Path, plan: hardware.Plan, has_eval:
         warmup_steps=cfg.warmup_ratio,  # transformers 5: a float under 1 is a ratio of all steps
         lr_scheduler_type=cfg.lr_scheduler_type,
         seed=cfg.seed,
-        packing=stage == "pretraining" and cfg.packing,  # BFD, padding-free: chunks never attend to each other
+        packing=packs(cfg, stage),  # BFD, padding-free: chunks never attend to each other
         bf16=plan.precision == "bf16",
         fp16=plan.precision == "fp16",
         use_cpu=not torch.cuda.is_available(),
@@ -160,7 +160,13 @@ def sft_config(cfg, stage: str, output_dir: Path, plan: hardware.Plan, has_eval:
     )
 
 
-def make_trainer(model, tokenizer, args, train_dataset, eval_dataset, extra_callbacks):
+def packs(cfg, stage: str) -> bool:
+    """Stage 1 packs chunks into full rows (unless `packing: false`); stage 2 pads each batch of pairs."""
+    return stage == "pretraining" and cfg.packing
+
+
+def make_trainer(model, tokenizer, args, train_dataset, eval_dataset, extra_callbacks,
+                 fixed_width: int | None = None):
     from transformers import PrinterCallback
     from trl import SFTTrainer
 
@@ -195,7 +201,7 @@ def make_trainer(model, tokenizer, args, train_dataset, eval_dataset, extra_call
                       eval_dataset=eval_dataset, callbacks=extra_callbacks)
     trainer.remove_callback(PrinterCallback)  # our callbacks draw or print instead
     if args.packing:  # one packed row per example, not TRL's single flattened row (see lib/packing.py)
-        trainer.data_collator = RowPackedCollator(tokenizer.pad_token_id)
+        trainer.data_collator = RowPackedCollator(tokenizer.pad_token_id, fixed_width)
     return trainer
 
 
@@ -274,7 +280,7 @@ def setup_stage(cfg, stage: str, extra_callbacks: list | None = None, progress: 
                                resume=checkpoint is not None or not is_main_process())
     init_adapter = starting_adapter(cfg, stage)
     train_rows, val_rows, data_manifest = load_split(cfg, stage)
-    plan = hardware.plan(cfg)
+    plan = hardware.plan(cfg, packed=packs(cfg, stage))
     if is_main_process():
         print(plan.describe())
     loaded = models.load_model(cfg, hardware.torch_dtype(plan.precision), load_in_4bit=plan.load_in_4bit,
@@ -284,8 +290,11 @@ def setup_stage(cfg, stage: str, extra_callbacks: list | None = None, progress: 
                       checkpoint is not None)
     trainer = make_trainer(model, loaded.tokenizer, args, to_dataset(train_rows, stage, cfg.chat_date),
                            to_dataset(val_rows, stage, cfg.chat_date) if val_rows else None,
-                           (callbacks.progress_callbacks(TITLES[name]) if progress else []) + (extra_callbacks or []))
+                           (callbacks.progress_callbacks(TITLES[name]) if progress else []) + (extra_callbacks or []),
+                           cfg.max_seq_length if plan.compile else None)
     set_adapter_dtype(trainer.model, plan.precision, cfg.lean_lora)
+    if plan.compile and loaded.backend != "unsloth":  # unsloth brings its own kernels
+        speedups.compile_layers(trainer.model)
     return StageSetup(cfg, stage, name, folder, checkpoint, init_adapter, plan, loaded.backend,
                       models.parameter_counts(model), {"train rows": len(train_rows), "validation rows": len(val_rows)},
                       data_manifest, trainer, loaded.tokenizer)
@@ -298,7 +307,10 @@ def run(setup: StageSetup) -> StageResult:
         print(f"resuming from {setup.checkpoint}")
     hardware.reset_peak_memory()
     started = time.time()
-    trainer.train(resume_from_checkpoint=str(setup.checkpoint) if setup.checkpoint else None)
+    try:
+        trainer.train(resume_from_checkpoint=str(setup.checkpoint) if setup.checkpoint else None)
+    finally:
+        speedups.after_training(trainer.model)
     seconds = time.time() - started
     history = trainer.state.log_history
     tokens = trainer.total_tokens()

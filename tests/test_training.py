@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from lib import config, export, generation, hardware, models, prepare, storage, training
+from lib import config, export, generation, hardware, models, prepare, speedups, storage, training
+from lib.packing import RowPackedCollator
 from tests.conftest import ROOT
 
 FAST = dict(model="tiny", load_in_4bit=False, max_seq_length=128, per_device_train_batch_size=4,
@@ -148,9 +149,11 @@ def test_the_tuned_tiny_model_learns_to_stop_at_eot(cfg, tmp_path):
 
 # --- packing ------------------------------------------------------------------------------------------
 
-def test_packed_chunks_do_not_attend_to_each_other(cfg):
-    setup = training.setup_stage(cfg.replace(max_steps=1, per_device_train_batch_size=4), "pretraining",
-                                 progress=False)
+@pytest.mark.parametrize("attention", ["sdpa", "flex_attention"])
+def test_packed_chunks_do_not_attend_to_each_other(cfg, attention):
+    setup = training.setup_stage(cfg.replace(max_steps=1, per_device_train_batch_size=4,
+                                             attn_implementation=attention), "pretraining", progress=False)
+    assert setup.trainer.model.config._attn_implementation == attention
     batch = next(iter(setup.trainer.get_train_dataloader()))
     assert "attention_mask" not in batch and batch["input_ids"].shape[0] == 4, "one packed row per example"
     assert batch["input_ids"].shape[1] <= cfg.max_seq_length
@@ -320,6 +323,51 @@ def test_plans_keep_the_effective_batch(cfg, monkeypatch):
     monkeypatch.delenv("WORLD_SIZE")
     forced = hardware.plan(seed.replace(hardware_profile="t4", gradient_checkpointing=False))
     assert forced.micro_batch == 4 and not forced.gradient_checkpointing and forced.precision == "fp16"
+
+
+def test_compiled_layers_and_flex_attention_only_for_packed_stages(cfg, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(hardware, "gpu_name", lambda: "NVIDIA H200")
+    monkeypatch.setattr(hardware, "bf16_supported", lambda: True)
+    seed = cfg.replace(hardware_profile="auto")
+    packed, padded = hardware.plan(seed, packed=True), hardware.plan(seed, packed=False)
+    assert (packed.compile, packed.attention) == (True, "flex_attention")
+    assert (padded.compile, padded.attention) == (False, "sdpa"), "stage 2's pairs vary in width"
+    assert "compiled layers" in packed.describe() and "compiled" not in padded.describe()
+    chosen = hardware.plan(seed.replace(torch_compile=False, attn_implementation="sdpa"), packed=True)
+    assert (chosen.compile, chosen.attention) == (False, "sdpa"), "explicit settings win over the profile"
+    assert hardware.plan(seed.replace(torch_compile=True), packed=False).compile
+    monkeypatch.setattr(hardware, "gpu_name", lambda: "Tesla T4")
+    monkeypatch.setattr(hardware, "bf16_supported", lambda: False)
+    t4 = hardware.plan(seed, packed=True)
+    assert (t4.compile, t4.attention) == (True, "sdpa"), "no flex attention on a T4"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert not hardware.plan(seed.replace(hardware_profile="auto"), packed=True).compile, "never on CPU"
+
+
+def test_fixed_width_rows_pad_to_one_shape_without_labels():
+    collate = RowPackedCollator(pad_token_id=0, width=12)
+    batch = collate([{"input_ids": [5, 6, 7, 8, 9], "seq_lengths": [3, 2]}, {"input_ids": [4, 4, 4]}])
+    assert batch["input_ids"].shape == (2, 12) and batch["position_ids"].shape == (2, 12)
+    assert batch["position_ids"][0].tolist() == [0, 1, 2, 0, 1] + list(range(7)), "the padding is its own block"
+    assert batch["labels"][0].tolist() == [-100, 6, 7, -100, 9] + [-100] * 7
+    assert batch["labels"][1].tolist() == [-100, 4, 4] + [-100] * 9
+    assert RowPackedCollator(0)([{"input_ids": [1, 2, 3]}])["input_ids"].shape == (1, 3), "no width: no padding"
+
+
+def test_compiled_layers_train_like_eager_layers_and_are_undone_for_generation(cfg):
+    base = cfg.replace(max_steps=3, load_in_4bit=False, lora_dropout=0.0, logging_steps=1)
+    eager = training.train_stage(base.replace(run_name="eager", torch_compile=False), "pretraining", progress=False)
+    compiled = training.train_stage(base.replace(run_name="compiled", torch_compile=True), "pretraining",
+                                    progress=False)
+    assert compiled.plan.compile and not eager.plan.compile
+    losses = [[r["loss"] for r in result.log_history if "loss" in r] for result in (eager, compiled)]
+    assert len(losses[1]) == 3 and losses[1][-1] < losses[1][0], "the compiled run trains"
+    # The same first batch gives the same loss (rows padded to one width change nothing). Later steps drift
+    # apart: Adam turns the compiler's rounding in near-zero gradients into full-size steps.
+    assert losses[1][0] == pytest.approx(losses[0][0], abs=1e-4)
+    layers = speedups.decoder_layers(compiled.model)
+    assert layers and all(layer._compiled_call_impl is None for layer in layers), "generation runs eagerly"
 
 
 def test_backend_choice_on_a_machine_without_gpu(cfg, capsys):
