@@ -100,11 +100,12 @@ def bf16_supported() -> bool:
     return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
 
 
-def plan(cfg, packed: bool = True) -> Plan:
+def plan(cfg, compilable: bool = True) -> Plan:
     """Quantisation, precision, micro-batch, accumulation, checkpointing and kernels for this machine.
 
-    A profile's compiled layers and flex attention apply to packed stages only: compiling pays off on
-    fixed-width rows, and flex attention runs fast only compiled (stage 2's padded pairs vary in width).
+    A profile's compiled layers and flex attention apply only where `compilable`: packed stages on the
+    Hugging Face backend. Compiling pays off on fixed-width rows (stage 2's padded pairs vary in width),
+    flex attention runs fast only compiled, and unsloth brings its own kernels.
 
     The effective batch stays as configured, also across the processes of a data-parallel launch (each
     accumulates fewer micro-batches). With `hardware_profile: auto` the profile decides 4-bit or
@@ -132,8 +133,8 @@ def plan(cfg, packed: bool = True) -> Plan:
         if on_gpu:
             forced_precision = profile.precision
             four_bit = profile.four_bit if profile.four_bit is not None else cfg.load_in_4bit
-            attention = profile.attention if packed else "sdpa"
-            compiled = profile.compile and packed
+            attention = profile.attention if compilable else "sdpa"
+            compiled = profile.compile and compilable
     if cfg.gradient_checkpointing != "auto":
         checkpointing = bool(cfg.gradient_checkpointing)
     if cfg.attn_implementation != "auto":

@@ -13,6 +13,7 @@ skipping PEFT's cast of 16-bit inputs to fp32 adapters under autocast (no measur
 
 from __future__ import annotations
 
+
 def decoder_layers(model) -> list:
     return [m for m in model.modules() if m.__class__.__name__.endswith("DecoderLayer")]
 

@@ -280,11 +280,12 @@ def setup_stage(cfg, stage: str, extra_callbacks: list | None = None, progress: 
                                resume=checkpoint is not None or not is_main_process())
     init_adapter = starting_adapter(cfg, stage)
     train_rows, val_rows, data_manifest = load_split(cfg, stage)
-    plan = hardware.plan(cfg, packed=packs(cfg, stage))
+    backend = models.choose_backend(cfg)
+    plan = hardware.plan(cfg, compilable=packs(cfg, stage) and backend == "hf")
     if is_main_process():
         print(plan.describe())
-    loaded = models.load_model(cfg, hardware.torch_dtype(plan.precision), load_in_4bit=plan.load_in_4bit,
-                               attention=plan.attention)
+    loaded = models.load_model(cfg, hardware.torch_dtype(plan.precision), backend, plan.load_in_4bit,
+                               plan.attention)
     model = models.add_lora(loaded, cfg, plan.gradient_checkpointing, init_adapter, lean=cfg.lean_lora)
     args = sft_config(cfg, stage, folder / "checkpoints", plan, bool(val_rows), loaded.backend,
                       checkpoint is not None)
@@ -293,7 +294,7 @@ def setup_stage(cfg, stage: str, extra_callbacks: list | None = None, progress: 
                            (callbacks.progress_callbacks(TITLES[name]) if progress else []) + (extra_callbacks or []),
                            cfg.max_seq_length if plan.compile else None)
     set_adapter_dtype(trainer.model, plan.precision, cfg.lean_lora)
-    if plan.compile and loaded.backend != "unsloth":  # unsloth brings its own kernels
+    if plan.compile:
         speedups.compile_layers(trainer.model)
     return StageSetup(cfg, stage, name, folder, checkpoint, init_adapter, plan, loaded.backend,
                       models.parameter_counts(model), {"train rows": len(train_rows), "validation rows": len(val_rows)},

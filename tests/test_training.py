@@ -325,24 +325,24 @@ def test_plans_keep_the_effective_batch(cfg, monkeypatch):
     assert forced.micro_batch == 4 and not forced.gradient_checkpointing and forced.precision == "fp16"
 
 
-def test_compiled_layers_and_flex_attention_only_for_packed_stages(cfg, monkeypatch):
+def test_compiled_layers_and_flex_attention_only_where_they_pay_off(cfg, monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(hardware, "gpu_name", lambda: "NVIDIA H200")
     monkeypatch.setattr(hardware, "bf16_supported", lambda: True)
     seed = cfg.replace(hardware_profile="auto")
-    packed, padded = hardware.plan(seed, packed=True), hardware.plan(seed, packed=False)
+    packed, padded = hardware.plan(seed, compilable=True), hardware.plan(seed, compilable=False)
     assert (packed.compile, packed.attention) == (True, "flex_attention")
     assert (padded.compile, padded.attention) == (False, "sdpa"), "stage 2's pairs vary in width"
     assert "compiled layers" in packed.describe() and "compiled" not in padded.describe()
-    chosen = hardware.plan(seed.replace(torch_compile=False, attn_implementation="sdpa"), packed=True)
+    chosen = hardware.plan(seed.replace(torch_compile=False, attn_implementation="sdpa"), compilable=True)
     assert (chosen.compile, chosen.attention) == (False, "sdpa"), "explicit settings win over the profile"
-    assert hardware.plan(seed.replace(torch_compile=True), packed=False).compile
+    assert hardware.plan(seed.replace(torch_compile=True), compilable=False).compile
     monkeypatch.setattr(hardware, "gpu_name", lambda: "Tesla T4")
     monkeypatch.setattr(hardware, "bf16_supported", lambda: False)
-    t4 = hardware.plan(seed, packed=True)
+    t4 = hardware.plan(seed, compilable=True)
     assert (t4.compile, t4.attention) == (True, "sdpa"), "no flex attention on a T4"
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    assert not hardware.plan(seed.replace(hardware_profile="auto"), packed=True).compile, "never on CPU"
+    assert not hardware.plan(seed.replace(hardware_profile="auto"), compilable=True).compile, "never on CPU"
 
 
 def test_fixed_width_rows_pad_to_one_shape_without_labels():
