@@ -36,50 +36,27 @@ sys.path.insert(0, str(ROOT))
 PEAK_FLOPS = 790e12
 P_MATMUL = 28 * (2 * 3072 * 3072 + 2 * 3072 * 1024 + 3 * 3072 * 8192) + 128256 * 3072
 
-# project configurations: overrides of config.yaml (the profile decides the rest)
+# project configurations: overrides of config.yaml (the profile decides the rest). Each differs from the
+# default in one choice the README's performance section discusses.
+M = {"hardware_profile": "off", "load_in_4bit": False, "gradient_checkpointing": False,  # shape by hand
+     "torch_compile": True, "attn_implementation": "flex_attention"}
 PROJECT = {
     "project-auto": {},
     "project-auto-nodrop": {"lora_dropout": 0.0},
-    "project-auto-compile": {"torch_compile": True},
     "project-auto-nocompile": {"torch_compile": False, "attn_implementation": "sdpa"},
-    "project-auto-compile-flex": {"torch_compile": True, "attn_implementation": "flex_attention"},
-    "project-auto-compile-nopack": {"torch_compile": True, "packing": False},
-    "project-auto-compile-m8": {"torch_compile": True, "hardware_profile": "off", "load_in_4bit": False,
-                                "per_device_train_batch_size": 8, "gradient_accumulation_steps": 2,
-                                "gradient_checkpointing": False},
-    "project-auto-compile-nodrop": {"torch_compile": True, "lora_dropout": 0.0},
-    "project-t4-unsloth": {"hardware_profile": "t4", "use_unsloth": True},
-    "project-t4-unsloth-nodrop": {"hardware_profile": "t4", "use_unsloth": True, "lora_dropout": 0.0},
-    "project-auto-unsloth": {"use_unsloth": True},
-    "project-auto-compile-flex-nodrop": {"torch_compile": True, "attn_implementation": "flex_attention",
-                                         "lora_dropout": 0.0},
-    "project-t4-compile": {"hardware_profile": "t4", "torch_compile": True},
-    "project-t4-nocompile": {"hardware_profile": "t4", "torch_compile": False},
-    "project-t4-nocompile-casts": {"hardware_profile": "t4", "torch_compile": False, "_casts": True},
-    "project-t4": {"hardware_profile": "t4"},
-    "project-auto-flex": {"attn_implementation": "flex_attention"},
+    "project-auto-sdpa": {"attn_implementation": "sdpa"},
+    "project-auto-liger": {"use_liger": True, "torch_compile": False, "attn_implementation": "sdpa"},
     "project-auto-gc": {"gradient_checkpointing": True},
     "project-auto-nopack": {"packing": False},
-    "project-auto-noliger": {"use_liger": False},
-    "project-auto-m4": {"hardware_profile": "off", "load_in_4bit": False, "per_device_train_batch_size": 4,
-                        "gradient_accumulation_steps": 4, "gradient_checkpointing": False},
-    "project-auto-m16": {"hardware_profile": "off", "load_in_4bit": False, "per_device_train_batch_size": 16,
-                         "gradient_accumulation_steps": 1, "gradient_checkpointing": False},
-    "project-t4-m2": {"hardware_profile": "off", "load_in_4bit": True, "precision": "fp16",
-                      "per_device_train_batch_size": 2, "gradient_accumulation_steps": 8,
-                      "gradient_checkpointing": True},
-    "project-t4-m4": {"hardware_profile": "off", "load_in_4bit": True, "precision": "fp16",
-                      "per_device_train_batch_size": 4, "gradient_accumulation_steps": 4,
-                      "gradient_checkpointing": True},
-    "project-t4-noliger": {"hardware_profile": "t4", "use_liger": False},
-    "project-auto-m4-nodrop": {"hardware_profile": "off", "load_in_4bit": False, "per_device_train_batch_size": 4,
-                               "gradient_accumulation_steps": 4, "gradient_checkpointing": False, "lora_dropout": 0.0},
-    "project-auto-m4-noliger": {"hardware_profile": "off", "load_in_4bit": False, "per_device_train_batch_size": 4,
-                                "gradient_accumulation_steps": 4, "gradient_checkpointing": False, "use_liger": False},
-    "project-t4-m4-nodrop": {"hardware_profile": "off", "load_in_4bit": True, "precision": "fp16",
-                             "per_device_train_batch_size": 4, "gradient_accumulation_steps": 4,
-                             "gradient_checkpointing": True, "lora_dropout": 0.0},
-    "project-t4-plainprep": {"hardware_profile": "t4", "lean_lora": False, "use_liger": False},
+    "project-auto-m8": {**M, "per_device_train_batch_size": 8, "gradient_accumulation_steps": 2},
+    "project-auto-unsloth": {"use_unsloth": True},
+    "project-t4": {"hardware_profile": "t4"},
+    "project-t4-nocompile": {"hardware_profile": "t4", "torch_compile": False},
+    "project-t4-m1": {"hardware_profile": "off", "load_in_4bit": True, "precision": "fp16",
+                      "per_device_train_batch_size": 1, "gradient_accumulation_steps": 16, "torch_compile": True},
+    "project-t4-plainprep": {"hardware_profile": "t4", "lean_lora": False},
+    "project-t4-unsloth": {"hardware_profile": "t4", "use_unsloth": True},
+    "project-t4-unsloth-nodrop": {"hardware_profile": "t4", "use_unsloth": True, "lora_dropout": 0.0},
 }
 
 
@@ -128,8 +105,8 @@ def warm_up(args) -> None:
     quick.steps, quick.warmup = 2, 1
     started = time.time()
     names = args.names.split(",")
-    families = [("plain-qlora", "plain"), ("project-auto-nocompile", "project-auto"), ("project-t4-nocompile", "project-t4")]
-    for name in [warm for warm, prefix in families if any(n.startswith(prefix) for n in names)]:
+    families = {"plain": "plain-qlora", "project-auto": "project-auto-nocompile", "project-t4": "project-t4-nocompile"}
+    for name in [warm for prefix, warm in families.items() if any(n.startswith(prefix) for n in names)]:
         try:
             plain(quick, name) if name.startswith("plain") else project(quick, name)
         except Exception as exc:
@@ -266,11 +243,9 @@ def project(args, name: str, profile: bool = False) -> dict:
     from lib import config, training
 
     os.environ.setdefault("P4_OUTPUTS", "/tmp/p4-bench-outputs")
-    settings = dict(PROJECT[name])
-    casts = settings.pop("_casts", False)  # PEFT's own cast of each input to the fp32 adapters' dtype
     overrides = dict(model=args.model, processed_dir=args.data, max_seq_length=args.seq, run_name=name,
                      overwrite=True, max_steps=args.warmup + args.steps + int(profile), logging_steps=1000,
-                     save_steps=100000, **{"use_unsloth": False, **settings})
+                     save_steps=100000, **{"use_unsloth": False, **PROJECT[name]})
     cfg = config.load_config(ROOT / "config.yaml", **overrides)
 
     class Clock(TrainerCallback):
@@ -284,8 +259,6 @@ def project(args, name: str, profile: bool = False) -> dict:
     clock = Clock()
     setup = training.setup_stage(cfg, "pretraining", extra_callbacks=[clock], progress=False)
     trainer = clock.trainer = setup.trainer
-    if casts:
-        trainer.uncast_inputs = False
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
     if profile:
@@ -299,7 +272,7 @@ def project(args, name: str, profile: bool = False) -> dict:
             "micro_batch": plan.micro_batch, "accumulation": plan.gradient_accumulation,
             "four_bit": plan.load_in_4bit, "checkpointing": plan.gradient_checkpointing,
             "backend": backend, "attention": plan.attention, "liger": plan.liger,
-            "compile": plan.compile and backend != "unsloth", "precision": plan.precision,
+            "compile": plan.compile, "precision": plan.precision,
             "lora_dropout": cfg.lora_dropout, **memory()}
 
 

@@ -59,9 +59,10 @@ class Plan:
 
     def describe(self) -> str:
         processes = f" x {self.processes} processes" if self.processes > 1 else ""
-        return (f"hardware profile '{self.profile}' on {self.device}: {'4-bit' if self.load_in_4bit else 'unquantised'} "
-                f"base, {self.precision}, micro-batch {self.micro_batch} x accumulation {self.gradient_accumulation}"
-                f"{processes} = effective batch {self.effective_batch}, gradient checkpointing "
+        base = "4-bit" if self.load_in_4bit else "unquantised"
+        return (f"hardware profile '{self.profile}' on {self.device}: {base} base, {self.precision}, "
+                f"micro-batch {self.micro_batch} x accumulation {self.gradient_accumulation}{processes} = effective "
+                f"batch {self.effective_batch}, gradient checkpointing "
                 f"{'on' if self.gradient_checkpointing else 'off'}, attention {self.attention}"
                 f"{', Liger kernels' if self.liger else ''}{', compiled layers' if self.compile else ''}")
 

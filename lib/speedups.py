@@ -18,8 +18,8 @@ def decoder_layers(model) -> list:
     return [m for m in model.modules() if m.__class__.__name__.endswith("DecoderLayer")]
 
 
-def compile_layers(model) -> int:
-    """torch.compile each decoder layer in place (the layers share one graph); returns how many.
+def compile_layers(model) -> None:
+    """torch.compile each decoder layer in place (the layers share one graph).
 
     A GPU or driver the compiler cannot handle falls back to running the layers eagerly (with a warning)
     rather than stopping the run: `torch_compile: false` skips compiling altogether.
@@ -27,10 +27,8 @@ def compile_layers(model) -> int:
     import torch
 
     torch._dynamo.config.suppress_errors = True
-    layers = decoder_layers(model)
-    for layer in layers:
+    for layer in decoder_layers(model):
         layer.compile()
-    return len(layers)
 
 
 def after_training(model) -> None:
