@@ -16,7 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from lib import chunking, cleaning, config, corpus, models, prepare, storage  # noqa: E402
+from lib import config, models, storage  # noqa: E402
+from lib.data import chunking, cleaning, corpus, prepare  # noqa: E402
 
 SCHOPENHAUER = dict(split_pattern=r"^[A-Z][A-Z ,;:'-]{2,}[A-Z]\.$", strip_gutenberg=True,
                     drop_sections=r"(?i)translator|prefatory|^note")
@@ -46,7 +47,7 @@ def main() -> None:
         docs, tokenizer, cfg.effective_chunk_tokens, cfg.chunk_overlap))
     split = timed("split by document", lambda: prepare.split_documents(docs, cfg.val_fraction, cfg.seed))
     built, _ = timed("instruction pairs", lambda: prepare.build_pairs(cfg.replace(qa_file=""), docs, tokenizer))
-    from lib import pairs
+    from lib.data import pairs
 
     timed("write files + manifest", lambda: prepare.write_processed(
         out_dir, cfg, chunks=chunks, pair_rows=[pairs.to_chat(p) for p in built], split=split,

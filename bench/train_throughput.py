@@ -4,7 +4,7 @@ Two kinds of configuration:
 - plain-*: the plain recipe the issue measured, as a bare PyTorch + PEFT loop: bitsandbytes 4-bit NF4 (or a
   bf16 base), `prepare_model_for_kbit_training`, LoRA r16/a32/dropout 0.05 on the seven projections (fp32
   adapters), gradient checkpointing, AdamW, bf16 autocast, SDPA, fixed batch x sequence of real text.
-- project-*: the project's own training step: `lib.training.setup_stage` + the trainer it builds, with the
+- project-*: the project's own training step: `lib.train.stage.setup_stage` + the trainer it builds, with the
   hardware profile's choices (and any overrides), on the same text, chunked and packed the project's way.
 Steady state: the first `--warmup` optimiser steps are dropped, the next `--steps` are timed (CUDA
 synchronised). Tokens are real (non-padding) tokens.
@@ -240,7 +240,8 @@ def project(args, name: str, profile: bool = False) -> dict:
     import torch
     from transformers import TrainerCallback
 
-    from lib import config, training
+    from lib import config
+    from lib.train import stage as training
 
     os.environ.setdefault("P4_OUTPUTS", "/tmp/p4-bench-outputs")
     overrides = dict(model=args.model, processed_dir=args.data, max_seq_length=args.seq, run_name=name,

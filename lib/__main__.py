@@ -35,7 +35,7 @@ def overrides(args: argparse.Namespace, skip: tuple = ()) -> dict:
 
 
 def cmd_prepare(args) -> int:
-    from . import prepare
+    from .data import prepare
 
     cfg = config_mod.load_config(args.config, **overrides(args))
     generate = None
@@ -48,14 +48,14 @@ def cmd_prepare(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from . import export, training
+    from .train import export, stage
 
     extra = overrides(args)
     if args.no_unsloth:
         extra["use_unsloth"] = False
     cfg = config_mod.load_config(args.config, **extra)
-    result = training.train_stage(cfg, args.stage)
-    if training.is_main_process():
+    result = stage.train_stage(cfg, args.stage)
+    if stage.is_main_process():
         done = export.export_stage(cfg, result.folder)
         print(f"saved: {', '.join(f'{k} -> {v}' for k, v in done.items())}")
         print(f"resources: {result.resources}")
@@ -76,7 +76,8 @@ def cmd_score(args) -> int:
     import json
     from pathlib import Path
 
-    from . import questionnaire, storage
+    from . import storage
+    from .study import questionnaire
 
     responses = [r for path in args.responses for r in questionnaire.read_responses(Path(path))]
     print(json.dumps(questionnaire.score(storage.read_json(args.key), responses), indent=1))

@@ -12,7 +12,7 @@ from pathlib import Path
 from . import config as config_mod
 from . import generation, models, storage
 
-ARMS = ("instruction", "sft_only", "pretraining")
+ARMS = ("instruction", "sft_only", "pretraining")  # the run's stage folders, most tuned first
 
 
 class Conversation:

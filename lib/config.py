@@ -96,20 +96,24 @@ class Config:
     # runs
     run_name: str = "main"
     overwrite: bool = False
+    # not a knob: the keys set explicitly for this run (notebook parameters, flags, replace()), so that a
+    # stage can tell a deliberate choice from a default (a LoRA shape that conflicts with the adapter it
+    # continues is an error only when it was asked for)
+    given: frozenset = field(default=frozenset(), compare=False, repr=False, metadata={"internal": True})
 
     def replace(self, **changes: Any) -> "Config":
-        """A copy with some knobs changed, validated like a file."""
-        return from_dict({**self.as_dict(), **changes}, source="override")
+        """A copy with some knobs changed, validated like a file; the changed keys count as given."""
+        return from_dict({**self.as_dict(), **changes}, source="override", given=self.given | set(changes))
 
     def as_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return {key: getattr(self, key) for key in KEYS}
 
     @property
     def effective_chunk_tokens(self) -> int:
         return self.chunk_tokens or self.max_seq_length
 
 
-KEYS = [f.name for f in dataclasses.fields(Config)]
+KEYS = [f.name for f in dataclasses.fields(Config) if not f.metadata.get("internal")]
 _HINTS = typing.get_type_hints(Config)
 
 
@@ -132,14 +136,29 @@ def load_config(path: str | Path = "config.yaml", **overrides: Any) -> Config:
     if not given:
         return base
     check_keys(given, source="override")
-    return from_dict({**base.as_dict(), **given}, source="override")
+    return from_dict({**base.as_dict(), **given}, source="override", given=set(given))
 
 
-def from_dict(raw: dict[str, Any], source: str = "config") -> Config:
+def from_parameters(namespace: dict[str, Any]) -> Config:
+    """A notebook's configuration from its parameters cell: `cfg = config.from_parameters(globals())`.
+
+    Reads `config_file` and every configuration key defined in `namespace` (the parameters cell defines
+    them, papermill's injected cell may change them); a parameter left at None keeps the file's value.
+    """
+    values = {}
+    for key in KEYS:
+        value = namespace.get(key)
+        if isinstance(value, types.ModuleType):
+            raise ConfigError(f"notebook: '{key}' names a module, not a setting; import it under another name")
+        values[key] = value
+    return load_config(namespace.get("config_file", "config.yaml"), **values)
+
+
+def from_dict(raw: dict[str, Any], source: str = "config", given: set | frozenset = frozenset()) -> Config:
     """Validate a mapping of knobs (unknown keys and wrong types are errors that name the key)."""
     check_keys(raw, source)
     values = {key: coerce(key, value, source) for key, value in raw.items()}
-    cfg = Config(**values)
+    cfg = Config(**values, given=frozenset(given))
     check_ranges(cfg, source)
     return cfg
 

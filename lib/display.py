@@ -56,6 +56,11 @@ def side_by_side(prompts: Sequence[str], answers: dict[str, Sequence[str]], titl
     return html_table(rows, ["prompt", *answers], title)
 
 
+def record(values: dict, column: str = "") -> pd.DataFrame:
+    """One record (a run's resources, what an export saved) as a two-column table."""
+    return pd.DataFrame({column: [str(v) for v in values.values()]}, index=list(values))
+
+
 def settings(cfg, keys: Sequence[str]) -> pd.DataFrame:
     """The knobs that matter for this notebook, as a two-column table."""
     return pd.DataFrame({"setting": list(keys), "value": [str(getattr(cfg, k)) for k in keys]}).set_index("setting")

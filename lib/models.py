@@ -1,8 +1,9 @@
-"""Loading the model and tokenizer: the real hub model on Colab, the tiny stand-in offline, same code.
+"""Loading a base model and its tokenizer: the real hub model on Colab, the tiny stand-in offline, same code.
 
 `model: tiny` resolves to the folder `lib.tiny` builds; anything else is a hub id or a local folder.
-Both go through `AutoTokenizer` / `AutoModelForCausalLM.from_pretrained`. The hub token comes from
-`lib.colab.hf_token()` (environment or Colab Secrets) and is handed to the hub client only.
+Both go through `AutoTokenizer` / `AutoModelForCausalLM.from_pretrained` (or unsloth's loader, when that
+backend is chosen). The hub token comes from `lib.colab.hf_token()` (environment or Colab Secrets) and is
+handed to the hub client only. Adapters are `lib.train.lora`'s job.
 """
 
 from __future__ import annotations
@@ -34,11 +35,28 @@ def is_local(path: str) -> bool:
 
 
 def hub_kwargs(path: str) -> dict:
-    """The token for hub ids (never for local folders, never logged)."""
+    """The token for hub ids (never for local folders, never logged); the local cache only when the hub
+    cannot be reached, so that an offline machine fails at once instead of retrying for most of a minute."""
     if is_local(path):
         return {}
     token = colab.hf_token()
-    return {"token": token} if token else {}
+    kwargs = {"token": token} if token else {}
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes") or not hub_reachable():
+        kwargs["local_files_only"] = True
+    return kwargs
+
+
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether the hub (or the mirror in HF_ENDPOINT) answers on its port."""
+    import socket
+    from urllib.parse import urlparse
+
+    url = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    try:
+        socket.create_connection((url.hostname, url.port or (80 if url.scheme == "http" else 443)), timeout).close()
+        return True
+    except OSError:
+        return False
 
 
 def load_tokenizer(cfg):
@@ -107,9 +125,6 @@ class Loaded:
     backend: str                     # "unsloth" or "hf"
 
 
-_ANNOUNCED: set[str] = set()
-
-
 def choose_backend(cfg) -> str:
     """unsloth when asked for (or `auto`) and it imports on a GPU; otherwise Hugging Face + PEFT."""
     if cfg.use_unsloth is False:
@@ -128,8 +143,7 @@ def choose_backend(cfg) -> str:
     if cfg.use_unsloth is True:
         raise BackendError(f"use_unsloth is true but unsloth cannot be used here ({reason}); install unsloth on a "
                            "GPU machine, or set use_unsloth: auto (falls back) or false")
-    if reason not in _ANNOUNCED and os.environ.get("RANK", "0") == "0":  # one clear line, once
-        _ANNOUNCED.add(reason)
+    if os.environ.get("RANK", "0") == "0":
         print(f"unsloth not used ({reason}): training with Hugging Face transformers + PEFT")
     return "hf"
 
@@ -211,76 +225,3 @@ def trained_settings(cfg, stage_folder: Path):
     return cfg.replace(model=trained["model"],
                        load_in_4bit=stage.get("plan", {}).get("load_in_4bit", trained["load_in_4bit"]),
                        chat_date=trained["chat_date"], system_prompt=trained["system_prompt"])
-
-
-# --- LoRA -------------------------------------------------------------------------------------------
-
-def lora_settings(cfg, adapter: Path | None = None) -> dict:
-    """r, alpha, dropout and targets: from the configuration, or from an adapter being continued."""
-    settings = {"r": cfg.lora_r, "lora_alpha": cfg.lora_alpha, "lora_dropout": cfg.lora_dropout,
-                "target_modules": sorted(cfg.lora_target_modules)}
-    if adapter is not None:
-        saved = json.loads((Path(adapter) / "adapter_config.json").read_text())
-        settings.update(r=saved["r"], lora_alpha=saved["lora_alpha"], target_modules=sorted(saved["target_modules"]))
-    return settings
-
-
-def lora_config(cfg, adapter: Path | None = None):
-    from peft import LoraConfig
-
-    return LoraConfig(**lora_settings(cfg, adapter), bias="none", task_type="CAUSAL_LM")
-
-
-def add_lora(loaded: Loaded, cfg, gradient_checkpointing: bool, init_adapter: Path | None = None,
-             lean: bool = True):
-    """Trainable LoRA adapters on a frozen base; `init_adapter` continues an earlier stage's adapter.
-
-    `lean` keeps the base as loaded (16-bit norms and embeddings, so the residual stream stays 16-bit);
-    otherwise PEFT's standard QLoRA preparation upcasts every non-quantised weight to fp32, which costs
-    memory and a cast on every layer.
-    """
-    settings = lora_settings(cfg, init_adapter)
-    if loaded.backend == "unsloth":
-        from unsloth import FastLanguageModel
-
-        model = FastLanguageModel.get_peft_model(
-            loaded.model, **settings, bias="none", random_state=cfg.seed,
-            use_gradient_checkpointing="unsloth" if gradient_checkpointing else False)
-    else:
-        from peft import get_peft_model, prepare_model_for_kbit_training
-
-        model = loaded.model
-        if getattr(model, "is_loaded_in_4bit", False) and not lean:
-            model = prepare_model_for_kbit_training(
-                model, use_gradient_checkpointing=gradient_checkpointing,
-                gradient_checkpointing_kwargs={"use_reentrant": False})
-        else:
-            for param in model.parameters():
-                param.requires_grad = False
-            if gradient_checkpointing:
-                model.enable_input_require_grads()
-        model = get_peft_model(model, lora_config(cfg, init_adapter))
-    if init_adapter is not None:
-        load_adapter_weights(model, init_adapter)
-    return model
-
-
-def load_adapter_weights(model, adapter: Path) -> None:
-    """Copy a saved adapter's weights into a PEFT model with the same LoRA shape (any backend)."""
-    from peft import set_peft_model_state_dict
-    from safetensors.torch import load_file
-
-    weights = load_file(str(Path(adapter) / "adapter_model.safetensors"))
-    result = set_peft_model_state_dict(model, weights)
-    if result.unexpected_keys:
-        raise ValueError(f"{adapter}: adapter weights do not fit this model ({result.unexpected_keys[:3]} ...)")
-
-
-def parameter_counts(model) -> dict[str, int]:
-    """Trainable and total parameters (4-bit weights counted as the numbers they stand for)."""
-    trainable = total = 0
-    for p in model.parameters():
-        n = p.numel() * (2 if p.__class__.__name__ == "Params4bit" else 1)
-        total += n
-        trainable += n if p.requires_grad else 0
-    return {"trainable": trainable, "total": total, "trainable_percent": round(100 * trainable / max(total, 1), 4)}

@@ -17,6 +17,7 @@ from .config import KEYS
 
 NOTEBOOKS = ["01_data", "02_pretrain", "03_instruct", "04_probe_study"]
 NOTEBOOK_DIR = storage.PROJECT_ROOT / "notebooks"
+KERNEL_ENV = {"HF_DATASETS_DISABLE_PROGRESS_BARS": "1", "TOKENIZERS_PARALLELISM": "false"}  # readable outputs
 SECRET_NAME = re.compile(r"(?:^|_)token$|secret|password|api_?key", re.I)
 
 
@@ -42,9 +43,6 @@ def declared_parameters(name: str) -> dict:
 def run_notebooks(parameters: dict, names: list[str] | None = None, out_dir: Path | None = None,
                   log_output: bool = False) -> Path:
     """Execute `names` (default all four) in order; return the folder with executed notebooks and HTML."""
-    import papermill
-    from papermill.exceptions import PapermillExecutionError
-
     names = names or NOTEBOOKS
     check_parameters(parameters)
     declared = {name: declared_parameters(name) for name in names}
@@ -56,24 +54,30 @@ def run_notebooks(parameters: dict, names: list[str] | None = None, out_dir: Pat
     run_name = parameters.get("run_name") or "main"
     out_dir = out_dir or storage.run_dir(run_name) / "notebooks"
     out_dir.mkdir(parents=True, exist_ok=True)
-    env = {"HF_DATASETS_DISABLE_PROGRESS_BARS": "1", "TOKENIZERS_PARALLELISM": "false"}
-    os.environ.update(env)
-    for name in names:
-        params = {k: v for k, v in parameters.items() if k in declared[name]}
-        target = out_dir / f"{name}.ipynb"
-        started = time.time()
-        print(f"[run] {name} ...", flush=True)
-        try:
-            papermill.execute_notebook(str(NOTEBOOK_DIR / f"{name}.ipynb"), str(target), parameters=params,
-                                       cwd=str(NOTEBOOK_DIR), kernel_name="python3", progress_bar=False,
-                                       log_output=log_output)
-        except PapermillExecutionError as exc:
-            export_html(target)
-            raise NotebookFailed(f"{name}.ipynb failed in cell {exc.cell_index} (execution count "
-                                 f"{exc.exec_count}): {exc.ename}: {first_line(exc.evalue)}; see {target}") from None
-        export_html(target)
-        print(f"[run] {name} done in {time.time() - started:.0f} s -> {target}", flush=True)
+    with storage.scoped_environ(KERNEL_ENV):
+        for name in names:
+            execute(name, {k: v for k, v in parameters.items() if k in declared[name]}, out_dir, log_output)
     return out_dir
+
+
+def execute(name: str, params: dict, out_dir: Path, log_output: bool) -> None:
+    """One notebook into `out_dir` (and its HTML copy); a failing cell becomes one `NotebookFailed` line."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    target = out_dir / f"{name}.ipynb"
+    started = time.time()
+    print(f"[run] {name} ...", flush=True)
+    try:
+        papermill.execute_notebook(str(NOTEBOOK_DIR / f"{name}.ipynb"), str(target), parameters=params,
+                                   cwd=str(NOTEBOOK_DIR), kernel_name="python3", progress_bar=False,
+                                   log_output=log_output)
+    except PapermillExecutionError as exc:
+        export_html(target)
+        raise NotebookFailed(f"{name}.ipynb failed in cell {exc.cell_index} (execution count "
+                             f"{exc.exec_count}): {exc.ename}: {first_line(exc.evalue)}; see {target}") from None
+    export_html(target)
+    print(f"[run] {name} done in {time.time() - started:.0f} s -> {target}", flush=True)
 
 
 def export_html(notebook: Path) -> Path | None:

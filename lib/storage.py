@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 import json
 import os
+import secrets
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -20,8 +21,6 @@ from typing import Any
 from . import colab
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-_UMASK = os.umask(0)
-os.umask(_UMASK)
 
 
 class RunExistsError(RuntimeError):
@@ -73,11 +72,11 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside `target`; on success it replaces `target` in one rename."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
+    tmp = target.parent / f".{target.name}.{secrets.token_hex(6)}.tmp"
+    # created as an ordinary file would be (0666 less the umask), not 0600 like mkstemp's
+    os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
     try:
         yield Path(tmp)
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; a result file is as readable as any other
         os.replace(tmp, target)
     finally:
         if os.path.exists(tmp):
@@ -146,6 +145,21 @@ def staging_dir(target: Path) -> Path:
     """A fresh empty folder beside `target` to write into before `replace_dir`."""
     target.parent.mkdir(parents=True, exist_ok=True)
     return Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".staging", dir=target.parent))
+
+
+@contextlib.contextmanager
+def scoped_environ(values: dict[str, str]) -> Iterator[None]:
+    """Set environment variables for the duration of a block (child processes inherit them), then restore."""
+    before = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in before.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 # --- runs ---------------------------------------------------------------------------------------------

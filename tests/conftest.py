@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -44,19 +45,33 @@ def outputs(tmp_path, monkeypatch):
     return tmp_path / "outputs"
 
 
-@contextlib.contextmanager
-def trained_run(root: Path, run_name: str, **overrides):
-    """A run of the tiny model with both stages trained, its outputs under `root` (module fixtures)."""
-    from lib import prepare, training
+@dataclass
+class TinyRun:
+    cfg: config.Config
+    stage1: object      # StageResult of each stage, with its trained model in memory
+    stage2: object
+    root: Path          # P4_OUTPUTS points to root / "outputs" while a test uses the run
 
-    os.environ["P4_OUTPUTS"] = str(root / "outputs")
-    try:
-        cfg = config.load_config(ROOT / "config.yaml", **{
-            "model": "tiny", "load_in_4bit": False, "processed_dir": str(root / "processed"),
-            "run_name": run_name, "gradient_accumulation_steps": 1, **overrides})
+    @contextlib.contextmanager
+    def outputs(self):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("P4_OUTPUTS", str(self.root / "outputs"))
+            yield self.root / "outputs"
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> TinyRun:
+    """One run of the tiny model with both stages trained, shared by every test that only reads a run."""
+    from lib.data import prepare
+    from lib.train import stage
+
+    root = tmp_path_factory.mktemp("tiny-run")
+    cfg = config.load_config(ROOT / "config.yaml", model="tiny", load_in_4bit=False, max_seq_length=256,
+                             processed_dir=str(root / "processed"), run_name="tiny-run", max_steps=8,
+                             per_device_train_batch_size=4, gradient_accumulation_steps=1, learning_rate=2e-2)
+    run = TinyRun(cfg, None, None, root)
+    with run.outputs():
         prepare.run(cfg, verbose=False)
-        training.train_stage(cfg, "pretraining", progress=False)
-        result = training.train_stage(cfg, "instruction", progress=False)
-        yield cfg, result
-    finally:
-        os.environ.pop("P4_OUTPUTS", None)
+        run.stage1 = stage.train_stage(cfg, "pretraining", progress=False)
+        run.stage2 = stage.train_stage(cfg, "instruction", progress=False)
+    return run

@@ -6,15 +6,13 @@ import sys
 import pytest
 
 from lib import chat, generation
-from tests.conftest import ROOT, trained_run
+from tests.conftest import ROOT
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    root = tmp_path_factory.mktemp("chat")
-    with trained_run(root, "chatrun", max_seq_length=128, max_steps=2, per_device_train_batch_size=2,
-                     max_new_tokens=6) as (cfg, result):
-        yield cfg, result, root
+def trained(tiny_run):
+    with tiny_run.outputs():
+        yield tiny_run.cfg.replace(max_new_tokens=6), tiny_run.stage2, tiny_run.root
 
 
 def test_conversation_keeps_the_turns(trained):
@@ -47,17 +45,18 @@ def test_chat_box_answers_when_clicked(trained):
 
 def test_find_adapter_from_a_run_a_stage_or_a_folder(trained):
     _, result, _ = trained
-    assert chat.find_adapter("chatrun") == result.adapter
+    assert chat.find_adapter("tiny-run") == result.adapter
     assert chat.find_adapter(str(result.folder)) == result.adapter
     assert chat.find_adapter(str(result.adapter)) == result.adapter
     with pytest.raises(FileNotFoundError, match="no adapter there"):
         chat.find_adapter("no-such-run")
 
 
+@pytest.mark.slow
 def test_chat_command_line_prompt_and_test(trained):
     cfg, result, root = trained
     env = {"P4_OUTPUTS": str(root / "outputs"), "PATH": "/usr/bin:/bin", "HOME": str(root)}
-    out = subprocess.run([sys.executable, "-m", "lib", "chat", "--model", "chatrun", "--prompt", "Hello?",
+    out = subprocess.run([sys.executable, "-m", "lib", "chat", "--model", "tiny-run", "--prompt", "Hello?",
                           "--max_new_tokens", "4", "--processed_dir", cfg.processed_dir], cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
@@ -66,6 +65,6 @@ def test_chat_command_line_prompt_and_test(trained):
                           "--max_new_tokens", "3"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.count("PROMPT:") == len(generation.read_prompts(ROOT / cfg.compare_prompts))
-    out = subprocess.run([sys.executable, "-m", "lib", "chat", "--model", "chatrun", "--interactive"], cwd=ROOT,
+    out = subprocess.run([sys.executable, "-m", "lib", "chat", "--model", "tiny-run", "--interactive"], cwd=ROOT,
                          env=env, input="Hi?\nreset\nexit\n", capture_output=True, text=True, timeout=300)
     assert out.returncode == 0 and out.stdout.count("model>") == 1

@@ -2,7 +2,7 @@ import re
 
 import pytest
 
-from lib import chunking, cleaning, corpus
+from lib.data import chunking, cleaning, corpus
 from tests.conftest import SAMPLE
 
 

@@ -1,5 +1,5 @@
-from lib import cleaning, corpus
-from lib.corpus import Document
+from lib.data import cleaning, corpus
+from lib.data.corpus import Document
 from tests.conftest import SAMPLE
 
 

@@ -3,8 +3,8 @@ import warnings
 
 import pytest
 
-from lib import cleaning, corpus
-from lib.corpus import CorpusError
+from lib.data import cleaning, corpus
+from lib.data.corpus import CorpusError
 from tests.conftest import SAMPLE, SHARED_CORPORA, needs_shared
 
 

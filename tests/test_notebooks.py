@@ -2,6 +2,8 @@
 
 import json
 import re
+import types
+import typing
 
 import nbformat
 import pytest
@@ -44,6 +46,52 @@ def test_parameters_are_config_keys_and_never_secrets(path):
             assert info["default"] == "None", f"{name} should default to None (config.yaml decides)"
 
 
+def another_value(key: str, current):
+    """A valid value of a configuration key that differs from `current`."""
+    hint = typing.get_type_hints(config.Config)[key]
+    union = typing.get_origin(hint) in (typing.Union, types.UnionType)
+    options = [a for a in typing.get_args(hint) if a is not type(None)] if union else [hint]
+    for option in options:
+        if typing.get_origin(option) is typing.Literal:
+            return next(v for v in typing.get_args(option) if v != current)
+        if option is bool:
+            return not current if isinstance(current, bool) else True
+        if option is int:
+            return (current or 0) + 64 if key != "max_steps" else 5
+        if option is float:
+            return current / 2
+        if typing.get_origin(option) is list:
+            return ["q_proj"] if current != ["q_proj"] else ["v_proj"]
+        if option is str:
+            return {"run_name": "another-run", "model": "tiny"}.get(key, f"{current}-changed")
+    raise AssertionError(f"no other value for {key}")
+
+
+def config_cell(path, **values):
+    """Run a notebook's parameters cell, papermill-style injected values, and its configuration cell."""
+    cells = json.loads(path.read_text())["cells"]
+    index = next(i for i, c in enumerate(cells) if "parameters" in c["metadata"].get("tags", []))
+    namespace: dict = {}
+    exec("".join(cells[index]["source"]), namespace)
+    namespace.update(config_file=str(ROOT / "config.yaml"), **values)
+    code = "".join(cells[index + 1]["source"])
+    assert "cfg = config.from_parameters(globals())" in code, "one line collects the parameters"
+    exec(code, namespace)
+    return namespace["cfg"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_parameter_of_every_notebook_reaches_the_configuration(path):
+    baseline = config_cell(path)
+    for name in runner.declared_parameters(path.stem):
+        if name == "config_file":
+            continue
+        value = another_value(name, getattr(baseline, name))
+        changed = config_cell(path, **{name: value})
+        assert getattr(changed, name) == value != getattr(baseline, name), name
+        assert name in changed.given, f"{name} counts as set explicitly"
+
+
 def test_runner_refuses_secrets_as_parameters(monkeypatch):
     with pytest.raises(ValueError, match="secrets are never notebook parameters"):
         runner.check_parameters({"hf_token": "x"})
@@ -64,6 +112,7 @@ def run_01(tmp_path, monkeypatch, **params):
     return runner.run_notebooks({**base, **params}, ["01_data"])
 
 
+@pytest.mark.slow
 def test_papermill_run_of_01_data(tmp_path, monkeypatch):
     out = run_01(tmp_path, monkeypatch)
     nb = nbformat.read(out / "01_data.ipynb", as_version=4)
@@ -80,6 +129,7 @@ def test_papermill_run_of_01_data(tmp_path, monkeypatch):
             assert SECRET not in path.read_text(errors="ignore"), f"token leaked into {path}"
 
 
+@pytest.mark.slow
 def test_a_failing_notebook_names_itself_and_the_cell(tmp_path, monkeypatch):
     with pytest.raises(runner.NotebookFailed,
                        match=r"01_data\.ipynb failed in cell \d+ \(execution count \d+\): CorpusError: .*nowhere"):
@@ -87,6 +137,7 @@ def test_a_failing_notebook_names_itself_and_the_cell(tmp_path, monkeypatch):
     assert (tmp_path / "outputs" / "nbtest" / "notebooks" / "01_data.html").exists()
 
 
+@pytest.mark.slow
 def test_all_four_notebooks_run_in_order_like_make_demo(tmp_path, monkeypatch):
     monkeypatch.setenv("P4_OUTPUTS", str(tmp_path / "outputs"))
     monkeypatch.setenv("HF_TOKEN", SECRET)
@@ -103,7 +154,7 @@ def test_all_four_notebooks_run_in_order_like_make_demo(tmp_path, monkeypatch):
         assert manifest["steps"] == 4 and (run / stage / "adapter" / "adapter_config.json").exists()
         assert (run / stage / "comparison.html").exists() and (run / stage / "comparison.jsonl").exists()
         nb = nbformat.read(out / f"{'02_pretrain' if stage == 'pretraining' else '03_instruct'}.ipynb", 4)
-        train_cell = next(c for c in nb.cells if c.cell_type == "code" and "training.run(setup)" in c.source)
+        train_cell = next(c for c in nb.cells if c.cell_type == "code" and "stage.run(setup)" in c.source)
         assert [o for o in train_cell.outputs if "image/png" in o.get("data", {})], "the live loss curve"
         outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
         assert any("peak" in str(o.get("data", {})) or "tokens_per_second" in str(o.get("data", {}))

@@ -2,8 +2,9 @@ import json
 
 import pytest
 
-from lib import cleaning, corpus, generation, pairs
-from lib.pairs import PairsError
+from lib import generation
+from lib.data import cleaning, corpus, pairs
+from lib.data.pairs import PairsError
 from tests.conftest import SAMPLE, make_cfg
 
 

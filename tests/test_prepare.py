@@ -2,8 +2,9 @@ import json
 
 import pytest
 
-from lib import corpus, prepare, storage
-from lib.corpus import Document
+from lib import storage
+from lib.data import corpus, prepare
+from lib.data.corpus import Document
 from tests.conftest import make_cfg
 
 

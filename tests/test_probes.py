@@ -8,11 +8,12 @@ import re
 import numpy as np
 import pytest
 
-from lib import checkers, cleaning, corpus, questionnaire, report, stats, stylometry
-from lib import probes as probes_mod
-from lib.probes import domination, inextricability, replica, steerability
-from lib.retrieval import Retriever
-from tests.conftest import ROOT, SAMPLE, SHARED_CORPORA, needs_shared, trained_run
+from lib.data import cleaning, corpus
+from lib.study import (checkers, domination, inextricability, probes, questionnaire, replica, report, stats,
+                       steerability, stylometry)
+from lib.study import study as study_mod
+from lib.study.retrieval import Retriever
+from tests.conftest import ROOT, SAMPLE, SHARED_CORPORA, needs_shared
 
 GENERAL = (ROOT / "data/sample/general_reference.txt").read_text()
 
@@ -192,22 +193,21 @@ def test_questionnaire_round_trip(tmp_path):
 
 
 def test_probe_files_are_checked_line_by_line(tmp_path):
-    for name in probes_mod.PROBE_FILES.values():
+    for name in probes.PROBE_FILES.values():
         (tmp_path / name).write_text((ROOT / "data/probes" / name).read_text())
-    assert len(probes_mod.read_probes(tmp_path)["author_answers"]) >= 10
+    assert len(probes.read_probes(tmp_path)["author_answers"]) >= 10
     (tmp_path / "override.jsonl").write_text('{"id": "x", "question": "q?"}\n')
-    with pytest.raises(probes_mod.ProbeError, match=r"override\.jsonl: line 1 lacks instruction"):
-        probes_mod.read_probes(tmp_path)
+    with pytest.raises(probes.ProbeError, match=r"override\.jsonl: line 1 lacks instruction"):
+        probes.read_probes(tmp_path)
 
 
 # --- the whole study on the tiny model -----------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def study(tmp_path_factory):
-    with trained_run(tmp_path_factory.mktemp("study"), "study", max_seq_length=256, max_steps=8,
-                     per_device_train_batch_size=4, learning_rate=2e-2, probe_max_new_tokens=24,
-                     bootstrap_samples=200, judge=True, digidan_samples=2) as (cfg, _):
-        yield probes_mod.open_study(cfg)
+def study(tiny_run):
+    with tiny_run.outputs():
+        yield study_mod.open_study(tiny_run.cfg.replace(probe_max_new_tokens=24, bootstrap_samples=200, judge=True,
+                                                        digidan_samples=2))
 
 
 def test_arms_share_one_base_and_switch_adapters(study):

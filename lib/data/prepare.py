@@ -13,12 +13,12 @@ import shutil
 from collections import defaultdict
 from pathlib import Path
 
-from . import chunking, cleaning, corpus, pairs, storage
+from .. import storage
+from . import chunking, cleaning, corpus, pairs
 from .corpus import Document
+from .processed import DOCUMENTS, FILES, MANIFEST
 
 TRAIN, VAL = "train", "validation"
-FILES = {"pretraining": ("pretraining_train.jsonl", "pretraining_val.jsonl"),
-         "instruction": ("instruction_train.jsonl", "instruction_val.jsonl")}
 
 
 class SplitError(ValueError):
@@ -81,7 +81,7 @@ def write_processed(out_dir: Path, cfg, *, chunks: list[dict] | None, pair_rows:
     files already in `out_dir` are kept, with their manifest entries.
     """
     staging = storage.staging_dir(out_dir)
-    old_manifest = storage.read_json(out_dir / "manifest.json") if (out_dir / "manifest.json").exists() else {}
+    old_manifest = storage.read_json(out_dir / MANIFEST) if (out_dir / MANIFEST).exists() else {}
     files, counts = {}, {}
     try:
         for stage, rows in (("pretraining", chunks), ("instruction", pair_rows)):
@@ -98,32 +98,25 @@ def write_processed(out_dir: Path, cfg, *, chunks: list[dict] | None, pair_rows:
                 storage.write_jsonl(staging / name, part)
                 files[name] = {"sha256": storage.sha256(staging / name), "rows": len(part)}
             counts[stage] = {"train": len(train), "validation": len(val)}
-        storage.write_jsonl(staging / "documents.jsonl", documents)
-        files["documents.jsonl"] = {"sha256": storage.sha256(staging / "documents.jsonl"), "rows": len(documents)}
+        storage.write_jsonl(staging / DOCUMENTS, documents)
+        files[DOCUMENTS] = {"sha256": storage.sha256(staging / DOCUMENTS), "rows": len(documents)}
         manifest = {
             "seed": cfg.seed,
             "documents": {TRAIN: sorted(n for n, s in split.items() if s == TRAIN),
                           VAL: sorted(n for n, s in split.items() if s == VAL)},
             "tokenizer": tokenizer_name,
+            "chunk_tokens": cfg.effective_chunk_tokens,
             "counts": counts,
             "files": files,
             "config": cfg.as_dict(),
             **(extra or {}),
         }
-        storage.write_json(staging / "manifest.json", manifest)
+        storage.write_json(staging / MANIFEST, manifest)
         storage.replace_dir(staging, out_dir)
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
     return manifest
-
-
-def data_hash(manifest: dict) -> str:
-    """One hash for the whole processed data set (what training runs record)."""
-    import hashlib
-
-    joined = "".join(f"{k}:{v['sha256']}" for k, v in sorted(manifest["files"].items()))
-    return hashlib.sha256(joined.encode()).hexdigest()
 
 
 def print_counts(manifest: dict) -> None:
@@ -138,7 +131,7 @@ def run(cfg, mode: str = "both", tokenizer=None, generate=None, verbose: bool = 
     """The whole data stage (what `python -m lib prepare` runs and `01_data` shows step by step)."""
     if mode not in ("pretraining", "instruction", "both"):
         raise ValueError(f"mode must be pretraining, instruction or both, not {mode!r}")
-    from . import models
+    from .. import models
 
     docs = corpus.from_config(cfg, verbose=verbose)
     docs, reports = cleaning.clean_corpus(docs, cfg.unwrap_lines)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import models, storage
+from .. import models, storage
 
 
 def merged_dtype():

@@ -15,9 +15,10 @@ import re
 
 import pandas as pd
 
-from .. import checkers, display, plots
-from ..arms import LABELS
-from . import ClaimResult, Study
+from .. import display, plots
+from . import checkers
+from .arms import LABELS
+from .study import ClaimResult, Study
 
 CLAIM = "2 steerability"
 CONTEXT = 'Here is something I wrote recently:\n"{statement}"\n\n{question}'

@@ -1,32 +1,22 @@
-"""The probe study: four claims about a model tuned on one person's writings, measured on every arm.
+"""What every claim needs, gathered once: the arms, the probes, the processed data, the authorship measure
+and the retriever.
 
-`open_study(cfg)` gathers what every claim needs (the arms, the probe files in `probe_dir`, the processed
-data, the authorship measure, the retriever); each claim module (`inextricability`, `steerability`,
-`replica`, `domination`) turns it into a `ClaimResult`: measure rows with bootstrap intervals, tables a
-reader can judge, and one figure. The researcher edits the probes in data files, never here.
+`open_study(cfg)` builds a `Study`; each claim module (`inextricability`, `steerability`, `replica`,
+`domination`) turns it into a `ClaimResult`: measure rows with bootstrap intervals, tables a reader can
+judge, and one figure. The researcher edits the probes in data files, never here.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import arms as arms_mod
-from .. import generation, stats, storage, stylometry, training
-from ..retrieval import Retriever
-
-PROBE_FILES = {"questions": "questions.txt", "instructions": "instructions.jsonl", "new_context": "new_context.jsonl",
-               "override": "override.jsonl", "author_answers": "author_answers.jsonl",
-               "generic_prompts": "generic_prompts.txt"}
-REQUIRED_FIELDS = {"instructions": ("id", "question", "instruction", "check"),
-                   "new_context": ("id", "question", "new_statement", "corpus_position", "new_markers",
-                                   "corpus_markers"),
-                   "override": ("id", "question", "instruction"), "author_answers": ("id", "question", "answer")}
-
-
-class ProbeError(ValueError):
-    """A probe file that cannot be used; the message names the file and the line."""
+from .. import generation, storage
+from ..data import processed
+from . import arms as arms_mod
+from . import stats, stylometry
+from .probes import ProbeError, read_probes
+from .retrieval import Retriever
 
 
 @dataclass
@@ -82,41 +72,13 @@ class Study:
                 "note": note}
 
 
-# --- loading ------------------------------------------------------------------------------------
-
-def read_probes(folder: Path) -> dict:
-    """Every probe file, checked line by line."""
-    out = {}
-    for key, name in PROBE_FILES.items():
-        path = folder / name
-        if not path.exists():
-            raise ProbeError(f"{path}: probe file missing (see data/probes/README.md)")
-        if name.endswith(".txt"):
-            out[key] = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()
-                        if line.strip() and not line.startswith("#")]
-        else:
-            out[key] = []
-            for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise ProbeError(f"{path}: line {number} is not valid JSON ({exc.msg})") from None
-                missing = [f for f in REQUIRED_FIELDS[key] if f not in row]
-                if missing:
-                    raise ProbeError(f"{path}: line {number} lacks {', '.join(missing)}")
-                out[key].append(row)
-        if not out[key]:
-            raise ProbeError(f"{path}: no probes in the file")
-    return out
-
+# --- opening a study ----------------------------------------------------------------------------
 
 def open_study(cfg, arms: arms_mod.Arms | None = None) -> Study:
     """Load the arms (base once, adapters on top), the probes, the data, and fit the authorship measure."""
     arms = arms or arms_mod.Arms(cfg)
     probes = read_probes(storage.resolve(cfg.probe_dir))
-    train_chunks, val_chunks, _ = training.load_split(cfg, "pretraining")
+    train_chunks, val_chunks, _ = processed.load_split(cfg, "pretraining")
     eos = arms.tokenizer.eos_token
     greedy = generation.GenerationSettings(max_new_tokens=cfg.probe_max_new_tokens, seed=cfg.seed)
     sampling = generation.GenerationSettings(max_new_tokens=cfg.probe_max_new_tokens, do_sample=True,

@@ -8,11 +8,12 @@ switched, so an arm costs a few megabytes, not another copy of the model. Every 
 from __future__ import annotations
 
 import contextlib
-from . import generation, models, storage
 
-ADAPTERS = ("pretraining", "instruction", "sft_only")
-LABELS = {"base": "base", "pretraining": "stage 1", "instruction": "stage 1 + 2", "sft_only": "SFT only",
-          "retrieval": "retrieval"}
+from .. import generation, models, storage
+from ..train import folders
+
+ADAPTERS = folders.ARMS
+LABELS = {"base": "base", **folders.LABELS, "retrieval": "retrieval"}
 
 
 class Arms:

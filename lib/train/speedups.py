@@ -13,22 +13,38 @@ skipping PEFT's cast of 16-bit inputs to fp32 adapters under autocast (no measur
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 
 def decoder_layers(model) -> list:
     return [m for m in model.modules() if m.__class__.__name__.endswith("DecoderLayer")]
 
 
 def compile_layers(model) -> None:
-    """torch.compile each decoder layer in place (the layers share one graph).
-
-    A GPU or driver the compiler cannot handle falls back to running the layers eagerly (with a warning)
-    rather than stopping the run: `torch_compile: false` skips compiling altogether.
-    """
-    import torch
-
-    torch._dynamo.config.suppress_errors = True
+    """torch.compile each decoder layer in place (the layers share one graph; compiling happens at the first
+    call, inside `eager_fallback`)."""
     for layer in decoder_layers(model):
         layer.compile()
+
+
+@contextlib.contextmanager
+def eager_fallback(enabled: bool = True) -> Iterator[None]:
+    """While training: a GPU or driver the compiler cannot handle runs the layers eagerly (with a warning)
+    rather than stopping the run (`torch_compile: false` skips compiling altogether). The compiler's setting
+    is restored afterwards."""
+    if not enabled:
+        yield
+        return
+    import torch
+
+    config = torch._dynamo.config
+    before = config.suppress_errors
+    config.suppress_errors = True
+    try:
+        yield
+    finally:
+        config.suppress_errors = before
 
 
 def after_training(model) -> None:

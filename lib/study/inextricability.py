@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import math
 
-from .. import display, plots, stats
-from . import ClaimResult, Study, general_texts, strip_eos
+from .. import display, plots
+from . import stats
+from .study import ClaimResult, Study, general_texts, strip_eos
 
 CLAIM = "1 inextricability"
 

@@ -9,7 +9,7 @@ import time
 
 from transformers import TrainerCallback
 
-from . import plots
+from .. import plots
 
 
 def in_notebook() -> bool:

@@ -15,7 +15,8 @@ import random
 import string
 from pathlib import Path
 
-from . import stats, storage
+from .. import storage
+from . import stats
 
 PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>
 <style>body{{font-family:Georgia,serif;max-width:46em;margin:2em auto;line-height:1.5;padding:0 1em}}

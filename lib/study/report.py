@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import storage
+from .. import storage
 
 # The seed study's checklist: question -> (claim, measures that bear on it, where to look, what it cannot say)
 CHECKLIST = [
@@ -111,7 +111,7 @@ def save(study, results, extra: dict | None = None) -> Path:
 
 
 def page(study, results, frame, items, pngs) -> str:
-    from .display import html_table
+    from ..display import html_table
 
     warning = ""
     if study.arms.cfg.model == "tiny":

@@ -14,11 +14,12 @@ questionnaire and the notebook's tables are the material for it, not these numbe
 
 from __future__ import annotations
 
+import functools
 import re
 
 from .. import display, plots
-from ..arms import LABELS
-from . import ClaimResult, Study
+from .arms import LABELS
+from .study import ClaimResult, Study
 
 CLAIM = "4 domination"
 HEDGES = ["might", "may", "perhaps", "possibly", "could", "seems", "seem", "appears", "suggests", "likely",
@@ -37,14 +38,16 @@ def per_100_words(text: str, phrases: list[str]) -> float:
     return 100 * hits / n if n else 0.0
 
 
-def syllables(word: str) -> int:
+@functools.cache
+def hyphenator():
+    """pyphen's English dictionary, loaded once (it parses a hyphenation file)."""
     import pyphen
 
-    dictionary = _dictionary.get("en") or _dictionary.setdefault("en", pyphen.Pyphen(lang="en_US"))
-    return max(1, len(dictionary.positions(word)) + 1)
+    return pyphen.Pyphen(lang="en_US")
 
 
-_dictionary: dict = {}
+def syllables(word: str) -> int:
+    return max(1, len(hyphenator().positions(word)) + 1)
 
 
 def flesch_reading_ease(text: str) -> float:

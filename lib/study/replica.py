@@ -18,7 +18,7 @@ import re
 from rouge_score import rouge_scorer
 
 from .. import display, plots
-from . import ClaimResult, Study, strip_eos
+from .study import ClaimResult, Study, strip_eos
 
 CLAIM = "3 replica"
 FIRST_PERSON = re.compile(r"\b(?:i|me|my|mine|myself)\b", re.I)

@@ -18,7 +18,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import storage
+from .. import storage
 
 MARKER = re.compile(r"^=== DOCUMENT: \[(?P<category>[^\]\n]+)\] (?P<name>[^\n]+?) ===[ \t]*$", re.M)
 SUPPORTED = (".txt", ".md", ".tex", ".docx", ".pdf")

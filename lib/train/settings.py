@@ -1,0 +1,47 @@
+"""The trainer's settings for a stage: the configuration and the hardware plan turned into an `SFTConfig`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..hardware import Plan
+
+
+def packs(cfg, stage: str) -> bool:
+    """Stage 1 packs chunks into full rows (unless `packing: false`); stage 2 pads each batch of pairs."""
+    return stage == "pretraining" and cfg.packing
+
+
+def sft_config(cfg, stage: str, output_dir: Path, plan: Plan, has_eval: bool, backend: str, resuming: bool):
+    import torch
+    from trl import SFTConfig
+
+    return SFTConfig(
+        output_dir=str(output_dir),
+        max_length=cfg.max_seq_length,
+        per_device_train_batch_size=plan.micro_batch,
+        per_device_eval_batch_size=plan.micro_batch,
+        gradient_accumulation_steps=plan.gradient_accumulation,
+        learning_rate=cfg.learning_rate,
+        num_train_epochs=cfg.num_train_epochs,
+        max_steps=cfg.max_steps,
+        warmup_steps=cfg.warmup_ratio,  # transformers 5: a float under 1 is a ratio of all steps
+        lr_scheduler_type=cfg.lr_scheduler_type,
+        seed=cfg.seed,
+        packing=packs(cfg, stage),  # BFD, padding-free: chunks never attend to each other
+        bf16=plan.precision == "bf16",
+        fp16=plan.precision == "fp16",
+        use_cpu=not torch.cuda.is_available(),
+        gradient_checkpointing=plan.gradient_checkpointing and backend != "unsloth",
+        gradient_checkpointing_kwargs={"use_reentrant": False},
+        use_liger_kernel=plan.liger and backend != "unsloth",
+        logging_steps=cfg.logging_steps,
+        eval_strategy="steps" if has_eval else "no",
+        eval_steps=cfg.eval_steps,
+        eval_on_start=has_eval and not resuming,
+        save_strategy="steps",
+        save_steps=cfg.save_steps,
+        report_to="none",
+        disable_tqdm=True,
+        ddp_find_unused_parameters=False,
+    )

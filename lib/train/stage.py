@@ -1,0 +1,204 @@
+"""A training stage from start to finish: check the inputs, plan, load, add LoRA, train, save.
+
+Stage 1 ("pretraining") trains LoRA adapters by next-token loss on the author's chunks, packed without
+letting one chunk attend to another. Stage 2 ("instruction") continues the stage-1 adapter on the
+question-answer pairs with loss on the answers only; with `init_from: base` it starts from the base model
+instead and is saved as the "sft_only" arm. Each stage is a folder of the run (see `folders`):
+
+    checkpoints/   every `save_steps` (on Drive on Colab; `resume: auto` continues from the newest)
+    adapter/       the final LoRA adapter and tokenizer
+    log_history.json, loss.png, manifest.json (written last: it marks the stage finished)
+
+The same functions run in a notebook, from `python -m lib train`, and in every process of
+`accelerate launch` (data parallel): only the main process writes files.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import hardware, models, plots, storage
+from ..data import processed
+from . import callbacks, folders, lora, manifest, quiet, settings, speedups
+from .folders import TITLES, StageError  # noqa: F401  (StageError: what callers catch)
+from .trainer import make_trainer
+
+
+@dataclass
+class StageResult:
+    stage: str
+    folder: Path
+    adapter: Path
+    log_history: list[dict]
+    seconds: float
+    tokens: int
+    plan: hardware.Plan
+    backend: str
+    parameters: dict
+    resources: dict
+    model: object = field(default=None, repr=False)       # the trained PEFT model, ready to generate
+    tokenizer: object = field(default=None, repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.folder.name
+
+
+@dataclass
+class StageSetup:
+    """Everything decided before the first step: shown by the notebook, then handed to `run`."""
+    cfg: object
+    stage: str
+    name: str
+    folder: Path
+    checkpoint: Path | None
+    init_adapter: Path | None
+    plan: hardware.Plan
+    backend: str
+    lora: dict
+    parameters: dict
+    rows: dict
+    data_manifest: dict
+    trainer: object = field(repr=False)
+    tokenizer: object = field(repr=False)
+
+    def settings(self) -> list[dict]:
+        """The settings this stage trains with: the hardware plan's choices and the LoRA shape in effect
+        (a continued adapter's), beside the configured value where the two differ."""
+        cfg, plan = self.cfg, self.plan
+        rows = [
+            ("stage", TITLES[self.name], None),
+            ("model", cfg.model, None),
+            ("backend", self.backend, None),
+            ("hardware profile", f"{plan.profile} on {plan.device}", cfg.hardware_profile),
+            ("precision", plan.precision, cfg.precision),
+            ("load_in_4bit", plan.load_in_4bit, cfg.load_in_4bit),
+            ("batch", f"{plan.micro_batch} x {plan.gradient_accumulation} accumulation"
+                      + (f" x {plan.processes} processes" if plan.processes > 1 else "")
+                      + f" = {plan.effective_batch}",
+             f"{cfg.per_device_train_batch_size} x {cfg.gradient_accumulation_steps}"),
+            ("gradient_checkpointing", plan.gradient_checkpointing, cfg.gradient_checkpointing),
+            ("attention", plan.attention, cfg.attn_implementation),
+            ("torch_compile", plan.compile, cfg.torch_compile),
+            ("lora_r", self.lora["r"], cfg.lora_r),
+            ("lora_alpha", self.lora["lora_alpha"], cfg.lora_alpha),
+            ("lora_dropout", self.lora["lora_dropout"], None),
+            ("lora_target_modules", ", ".join(self.lora["target_modules"]), ", ".join(sorted(cfg.lora_target_modules))),
+            ("max_seq_length", cfg.max_seq_length, None),
+            ("learning_rate", cfg.learning_rate, None),
+            ("num_train_epochs", cfg.num_train_epochs, None),
+            ("max_steps", cfg.max_steps, None),
+            ("seed", cfg.seed, None),
+            ("starts from", str(self.init_adapter or "the base model"), None),
+            ("resumes from", str(self.checkpoint or "-"), None),
+            ("train rows", self.rows["train rows"], None),
+            ("validation rows", self.rows["validation rows"], None),
+            ("trainable parameters", f"{self.parameters['trainable']:,} of {self.parameters['total']:,} "
+                                     f"({self.parameters['trainable_percent']}%)", None),
+        ]
+        return [{"setting": name, "in effect": str(value),
+                 "configured": "" if configured is None or str(configured) == str(value) else str(configured)}
+                for name, value, configured in rows]
+
+
+def setup_stage(cfg, stage: str, extra_callbacks: list | None = None, progress: bool = True) -> StageSetup:
+    """Check the inputs, pick the hardware plan, load the model, add LoRA, build the trainer.
+
+    Every input is checked before anything is written or loaded: the data, the adapter to continue and its
+    LoRA shape, the checkpoint to resume.
+    """
+    import datasets
+
+    datasets.disable_progress_bars()
+    name = folders.folder_name(stage, cfg)
+    checkpoint = folders.resume_point(cfg, storage.run_dir(cfg.run_name) / name)
+    init_adapter = folders.starting_adapter(cfg, stage)
+    train_rows, val_rows, data_manifest = processed.load_split(cfg, stage)
+    processed.check_fits(cfg, stage, data_manifest)
+    shape = lora.lora_settings(cfg, init_adapter)
+    folder = storage.stage_dir(cfg.run_name, name, overwrite=cfg.overwrite and is_main_process(),
+                               resume=checkpoint is not None or not is_main_process())
+    backend = models.choose_backend(cfg)
+    plan = hardware.plan(cfg, compilable=settings.packs(cfg, stage) and backend == "hf")
+    if is_main_process():
+        print(plan.describe())
+    with quiet.known_noise_silenced():
+        loaded = models.load_model(cfg, hardware.torch_dtype(plan.precision), backend, plan.load_in_4bit,
+                                   plan.attention)
+        model = lora.add_lora(loaded, cfg, plan.gradient_checkpointing, init_adapter, lean=cfg.lean_lora)
+        args = settings.sft_config(cfg, stage, folder / "checkpoints", plan, bool(val_rows), loaded.backend,
+                                   checkpoint is not None)
+        progress_callbacks = callbacks.progress_callbacks(TITLES[name]) if progress else []
+        trainer = make_trainer(model, loaded.tokenizer, args, to_dataset(train_rows, stage, cfg.chat_date),
+                               to_dataset(val_rows, stage, cfg.chat_date) if val_rows else None,
+                               progress_callbacks + (extra_callbacks or []),
+                               cfg.max_seq_length if plan.compile else None)
+    lora.set_adapter_dtype(trainer.model, plan.precision, cfg.lean_lora)
+    if plan.compile:
+        speedups.compile_layers(trainer.model)
+    return StageSetup(cfg, stage, name, folder, checkpoint, init_adapter, plan, loaded.backend, shape,
+                      lora.parameter_counts(model),
+                      {"train rows": len(train_rows), "validation rows": len(val_rows)},
+                      data_manifest, trainer, loaded.tokenizer)
+
+
+def to_dataset(rows: list[dict], stage: str, chat_date: str):
+    """Only the columns the trainer reads; chat rows carry the fixed template date."""
+    from datasets import Dataset
+
+    if stage == "pretraining":
+        return Dataset.from_list([{"text": r["text"]} for r in rows])
+    return Dataset.from_list([{"prompt": r["prompt"], "completion": r["completion"],
+                               "chat_template_kwargs": {"date_string": chat_date}} for r in rows])
+
+
+def run(setup: StageSetup) -> StageResult:
+    """Train, then save the adapter, the log, the curve and the manifest (main process only)."""
+    cfg, trainer = setup.cfg, setup.trainer
+    if is_main_process() and setup.checkpoint is not None:
+        print(f"resuming from {setup.checkpoint}")
+    hardware.reset_peak_memory()
+    started = time.time()
+    try:
+        with quiet.known_noise_silenced(), speedups.eager_fallback(setup.plan.compile):
+            trainer.train(resume_from_checkpoint=str(setup.checkpoint) if setup.checkpoint else None)
+    finally:
+        speedups.after_training(trainer.model)
+    seconds = time.time() - started
+    history = trainer.state.log_history
+    tokens = trainer.total_tokens()
+    resources = hardware.resources(seconds - trainer.eval_seconds, tokens)
+    resources["evaluation_seconds"] = round(trainer.eval_seconds, 1)
+    adapter = setup.folder / "adapter"
+    if is_main_process():
+        trainer.model.save_pretrained(str(adapter))
+        setup.tokenizer.save_pretrained(str(adapter))
+        storage.write_json(setup.folder / "log_history.json", history)
+        plots.save(plots.loss_curve(history, TITLES[setup.name]), setup.folder / "loss.png")
+        storage.write_json(setup.folder / "manifest.json", {
+            "stage": setup.stage, "arm": setup.name, "run_name": cfg.run_name, "backend": setup.backend,
+            "init_adapter": str(setup.init_adapter) if setup.init_adapter else None,
+            "resumed_from": str(setup.checkpoint) if setup.checkpoint else None,
+            "steps": trainer.state.global_step, "final": manifest.final_losses(history),
+            "parameters": setup.parameters, "lora": setup.lora, "plan": setup.plan.as_dict(),
+            "resources": resources, "config": cfg.as_dict(),
+            "data": {"hash": processed.data_hash(setup.data_manifest), **setup.rows,
+                     "processed_dir": str(processed.folder(cfg))},
+            "versions": manifest.package_versions(), "git": manifest.git_commit(),
+            "machine": hardware.describe_machine(),
+        })
+    trainer.accelerator.wait_for_everyone()
+    return StageResult(setup.stage, setup.folder, adapter, history, seconds, tokens, setup.plan, setup.backend,
+                       setup.parameters, resources, trainer.model, setup.tokenizer)
+
+
+def train_stage(cfg, stage: str, extra_callbacks: list | None = None, progress: bool = True) -> StageResult:
+    """`setup_stage` then `run`: one call for the command line and tests."""
+    return run(setup_stage(cfg, stage, extra_callbacks, progress))
+
+
+def is_main_process() -> bool:
+    return int(os.environ.get("RANK", "0")) == 0

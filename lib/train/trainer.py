@@ -1,0 +1,73 @@
+"""The project's trainer: TRL's SFTTrainer that counts what it trains on, and the packed-row collator.
+
+`CountingTrainer` counts the real (non-pad) tokens it trains on and the time it spends evaluating, so the
+tokens-per-second a run reports is honest, and can record which rows each process trained on
+(`P4_BATCH_LOG=folder`: a data-parallel audit used by the tests).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from pathlib import Path
+
+from trl import SFTTrainer
+
+from .packing import RowPackedCollator
+
+
+class CountingTrainer(SFTTrainer):
+    tokens_trained = None  # a device tensor: no host sync per step
+    eval_seconds = 0.0
+
+    def training_step(self, model, inputs, *args, **kwargs):
+        if os.environ.get("P4_BATCH_LOG"):
+            log_batch(Path(os.environ["P4_BATCH_LOG"]), self.args.process_index, self.state.global_step, inputs,
+                      self.processing_class.pad_token_id)
+        real = (inputs["input_ids"] != self.processing_class.pad_token_id).sum()
+        self.tokens_trained = real if self.tokens_trained is None else self.tokens_trained + real
+        return super().training_step(model, inputs, *args, **kwargs)
+
+    def evaluate(self, *args, **kwargs):
+        started = time.time()
+        try:
+            return super().evaluate(*args, **kwargs)
+        finally:
+            self.eval_seconds += time.time() - started
+
+    def total_tokens(self) -> int:
+        """Tokens trained on by all processes together."""
+        if self.tokens_trained is None:
+            return 0
+        return int(self.accelerator.reduce(self.tokens_trained.detach().clone(), reduction="sum").item())
+
+
+def make_trainer(model, tokenizer, args, train_dataset, eval_dataset, callbacks: list,
+                 fixed_width: int | None = None) -> CountingTrainer:
+    from transformers import PrinterCallback
+
+    trainer = CountingTrainer(model=model, args=args, processing_class=tokenizer, train_dataset=train_dataset,
+                              eval_dataset=eval_dataset, callbacks=callbacks)
+    trainer.remove_callback(PrinterCallback)  # our callbacks draw or print instead
+    if args.packing:  # one packed row per example, not TRL's single flattened row (see packing.py)
+        trainer.data_collator = RowPackedCollator(tokenizer.pad_token_id, fixed_width)
+    return trainer
+
+
+def log_batch(folder: Path, rank: int, step: int, inputs: dict, pad_token_id: int) -> None:
+    """One line per training sequence: process, step and a hash of its tokens."""
+    import torch
+
+    folder.mkdir(parents=True, exist_ok=True)
+    ids = inputs["input_ids"].detach().cpu()
+    seqs = []
+    if "position_ids" in inputs:  # packed rows: a chunk starts wherever the position restarts at 0
+        for row, pos in zip(ids, inputs["position_ids"].detach().cpu()):
+            starts = (pos == 0).nonzero().flatten().tolist() + [len(pos)]
+            seqs += [row[a:b] for a, b in zip(starts, starts[1:]) if (row[a:b] != pad_token_id).any()]
+    else:
+        mask = inputs.get("attention_mask", torch.ones_like(ids)).detach().cpu()
+        seqs = [row[m.bool()] for row, m in zip(ids, mask)]
+    with open(folder / f"rank{rank}.tsv", "a") as fh:
+        fh.writelines(f"{rank}\t{step}\t{hashlib.sha1(seq.numpy().tobytes()).hexdigest()}\n" for seq in seqs)

@@ -1,0 +1,88 @@
+"""The house rules that keep `lib` easy to live in: importing it changes nothing in the process, every
+package says its job, no module grows past a screenful or two, and nothing imports upwards."""
+
+import ast
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+LIB = ROOT / "lib"
+PACKAGES = ["lib", "lib.data", "lib.train", "lib.study"]
+
+
+def modules() -> list[str]:
+    return sorted(".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+                  for p in LIB.rglob("*.py") if p.name != "__main__.py")
+
+
+STATE = """
+import json, logging, os, sys, warnings
+import torch, torch._dynamo, transformers, trl, peft, datasets, sklearn, pandas, matplotlib  # their own doing
+def state():
+    loggers = {name: (getattr(l, "level", None), len(getattr(l, "filters", [])))
+               for name, l in logging.root.manager.loggerDict.items()}
+    umask = os.umask(0); os.umask(umask)
+    return {"warnings": repr(warnings.filters), "environ": sorted(os.environ.items()), "umask": umask,
+            "loggers": repr(sorted(loggers.items())), "root": (logging.root.level, len(logging.root.filters)),
+            "dynamo": repr(sorted(torch._dynamo.config.get_config_copy().items()))}
+before = state()
+import importlib
+for name in sys.argv[1:]:
+    importlib.import_module(name)
+after = state()
+# loggers that other packages create on import are theirs; lib must not touch the ones that exist
+after["loggers"] = repr(sorted((k, v) for k, v in eval(after["loggers"]) if k in dict(eval(before["loggers"]))))
+print(json.dumps({k: before[k] == after[k] for k in before}))
+"""
+
+
+@pytest.mark.slow
+def test_importing_lib_changes_nothing_in_the_process():
+    done = subprocess.run([sys.executable, "-c", STATE, *modules()], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    unchanged = __import__("json").loads(done.stdout.strip().splitlines()[-1])
+    assert all(unchanged.values()), f"importing lib changed: {[k for k, v in unchanged.items() if not v]}"
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_every_package_states_its_job(package):
+    init = ROOT / package.replace(".", "/") / "__init__.py"
+    tree = ast.parse(init.read_text())
+    doc = ast.get_docstring(tree)
+    assert doc and len(doc.split()) >= 20, f"{init}: say the package's job in its docstring"
+    assert all(isinstance(node, ast.Expr) or isinstance(node, ast.ImportFrom) and node.module == "__future__"
+               for node in tree.body), f"{init}: only the docstring (importing the package runs nothing)"
+
+
+def test_no_module_is_too_long_and_every_module_says_why():
+    for path in LIB.rglob("*.py"):
+        lines = path.read_text().count("\n")
+        assert lines <= 320, f"{path.relative_to(ROOT)} has {lines} lines; split it by job"
+        assert ast.get_docstring(ast.parse(path.read_text())), f"{path.relative_to(ROOT)}: no module docstring"
+
+
+def test_shared_pieces_never_import_the_stages_and_data_never_imports_training_or_the_study():
+    """Arrows point one way: data <- train <- study; the shared modules at the top import none of them."""
+    forbidden = {"lib": ("lib.data", "lib.train", "lib.study"), "lib.data": ("lib.train", "lib.study"),
+                 "lib.train": ("lib.study",), "lib.study": ()}
+    for path in LIB.rglob("*.py"):
+        rel = path.relative_to(ROOT)
+        package = "lib" if len(rel.parts) == 2 else f"lib.{rel.parts[1]}"
+        if path.name == "__main__.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                target = resolve(rel, node)
+                for name in [target] + [f"{target}.{a.name}" for a in node.names]:
+                    assert not name.startswith(forbidden[package]), f"{rel} imports {name}"
+
+
+def resolve(rel, node: ast.ImportFrom) -> str:
+    if not node.level:
+        return node.module or ""
+    parts = list(rel.with_suffix("").parts)[: -node.level]
+    return ".".join(parts + ([node.module] if node.module else []))
