@@ -1,4 +1,5 @@
-# Two commands on a fresh machine: `make demo` and `make test` (each sets up .venv when missing).
+# Two commands on a fresh machine: `make demo` and `make test` (each sets up .venv when missing);
+# `make test-fast` is the quick tier while working.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -10,7 +11,7 @@ DEMO_ARGS ?= --model tiny --load_in_4bit false --max_seq_length 256 --max_steps 
 	--per_device_train_batch_size 4 --gradient_accumulation_steps 1 --learning_rate 3e-3 \
 	--eval_steps 10 --save_steps 20 --logging_steps 2 --probe_max_new_tokens 64 --bootstrap_samples 1000
 
-.PHONY: setup demo test clean-demo
+.PHONY: setup demo test test-fast clean-demo
 
 setup: $(STAMP)
 
@@ -28,6 +29,10 @@ demo: setup
 
 test: setup
 	$(PY) -m pytest -q
+
+# The fast tier: everything but papermill runs, subprocess command lines, compiling and accelerate launch.
+test-fast: setup
+	$(PY) -m pytest -q -m "not slow"
 
 clean-demo:
 	rm -rf outputs/demo-* data/processed
