@@ -5,6 +5,7 @@
     python -m lib chat --model RUN_OR_ADAPTER [--interactive | --prompt TEXT | --test]
     python -m lib run [--notebooks 01_data,02_pretrain] [--KEY VALUE ...]     (papermill, all four by default)
     python -m lib score --key outputs/RUN/probe/questionnaire_key.json ANSWERS.json|.csv ...
+    python -m lib probes --probe_dir data/my_probes [--KEY VALUE ...]   (draft a probe set for your corpus)
 
 `train` runs unchanged under `accelerate launch` (one process per GPU, data parallel).
 
@@ -84,6 +85,15 @@ def cmd_score(args) -> int:
     return 0
 
 
+def cmd_probes(args) -> int:
+    from .study import drafting
+
+    cfg = config_mod.load_config(args.config, **overrides(args))
+    folder = drafting.draft(cfg, cfg.probe_dir)
+    print(f"probes drafted in {folder}: read its README.md, then write your answers and new statements")
+    return 0
+
+
 def cmd_run(args) -> int:
     from . import runner
 
@@ -124,6 +134,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--key", required=True, help="questionnaire_key.json of the run")
     p.add_argument("responses", nargs="+", help="answer files sent back (JSON from the page, or CSV)")
     p.set_defaults(func=cmd_score)
+
+    p = verbs.add_parser("probes", help="draft a probe set for your corpus into probe_dir")
+    add_config_flags(p)
+    p.set_defaults(func=cmd_probes)
 
     p = verbs.add_parser("run", help="execute the notebooks headless with papermill")
     p.add_argument("--notebooks", help="comma-separated names, e.g. 01_data,02_pretrain (default: all four)")

@@ -22,6 +22,14 @@ class ConfigError(ValueError):
     """A configuration file or override that cannot be used; the message names the key."""
 
 
+# The study's headline: a few contrasts declared before any result is seen, Holm-corrected together.
+PRIMARY_CONTRASTS = [
+    "loss on held-out author text: stage 1 - base",
+    "answers called the author's: stage 1 + 2 - base",
+    "instruction compliance: stage 1 + 2 - base",
+    "follows the new statement: stage 1 + 2 - base",
+    "support by the author's passages: stage 1 + 2 - base",
+]
 SEVEN_PROJECTIONS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 
@@ -83,16 +91,23 @@ class Config:
     processed_dir: str = "data/processed"
     # probe study
     probe_dir: str = "data/probes"
+    draft_probes: bool = False
+    generic_corpus: str | None = None
     general_text: str = "data/sample/general_reference.txt"
     sample_generic_text: bool = False
     generic_from_base: bool = True
-    probe_max_new_tokens: int = 160
+    authorship_words: int = 150
+    probe_max_new_tokens: int = 256
+    instruction_max_new_tokens: int = 400
+    completion_probes: int = 50
+    digidan_items: int = 50
     digidan_samples: int = 4
     retrieval_top_k: int = 3
     bootstrap_samples: int = 2000
     judge: bool = False
     questionnaire_arm: str = "instruction"
     questionnaire_responses: str | None = None
+    primary_contrasts: list[str] = field(default_factory=lambda: list(PRIMARY_CONTRASTS))
     # runs
     run_name: str = "main"
     overwrite: bool = False
@@ -264,6 +279,10 @@ def check_ranges(cfg: Config, source: str) -> None:
         ("retrieval_top_k", cfg.retrieval_top_k >= 1, "at least 1"),
         ("bootstrap_samples", cfg.bootstrap_samples >= 100, "at least 100"),
         ("probe_max_new_tokens", cfg.probe_max_new_tokens >= 8, "at least 8"),
+        ("instruction_max_new_tokens", cfg.instruction_max_new_tokens >= 8, "at least 8"),
+        ("authorship_words", cfg.authorship_words >= 20, "at least 20"),
+        ("completion_probes", cfg.completion_probes >= 0, "at least 0"),
+        ("digidan_items", cfg.digidan_items >= 1, "at least 1"),
         ("eval_steps", cfg.eval_steps >= 1, "at least 1"),
         ("save_steps", cfg.save_steps >= 1, "at least 1"),
         ("template_pairs_per_document", cfg.template_pairs_per_document >= 0, "at least 0"),

@@ -64,13 +64,3 @@ def record(values: dict, column: str = "") -> pd.DataFrame:
 def settings(cfg, keys: Sequence[str]) -> pd.DataFrame:
     """The knobs that matter for this notebook, as a two-column table."""
     return pd.DataFrame({"setting": list(keys), "value": [str(getattr(cfg, k)) for k in keys]}).set_index("setting")
-
-
-def show_claim(result) -> None:
-    """A claim's figure and tables, inline."""
-    from IPython.display import HTML, display
-
-    if result.figure is not None:
-        display(result.figure)
-    for title, table in result.tables.items():
-        display(HTML(f"<h4>{html.escape(title)}</h4>{table}"))

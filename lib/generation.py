@@ -121,19 +121,26 @@ def save_comparison(folder: Path, name: str, prompts: list[str], answers: dict[s
 
 # --- perplexity -------------------------------------------------------------------------------------
 
-def window_losses(model, tokenizer, texts: list[str], window: int = 256, batch_size: int = 8) -> list[float]:
+def window_losses(model, tokenizer, texts: list[str], window: int = 256, batch_size: int = 8, min_tokens: int = 2,
+                  indexed: bool = False) -> list:
     """Mean next-token loss (nats/token) of each `window`-token piece of the texts, in order.
 
     Texts are tokenised whole and cut into consecutive windows (a BOS in front of each), so long documents
-    count in full and every window is scored the same way; the perplexity of a set is exp(mean loss).
+    count in full and every window is scored the same way; the perplexity of a set is exp(mean loss). A piece
+    shorter than `min_tokens` (a title, a tail) is not scored. With `indexed`, each loss comes as
+    (index of its text, loss), so that windows can be resampled with the document they belong to.
     """
     import torch
 
     ids: list[list[int]] = []
+    owners: list[int] = []
     bos = [tokenizer.bos_token_id] if tokenizer.bos_token_id is not None else []
-    for text in texts:
+    for index, text in enumerate(texts):
         tokens = tokenizer(text, add_special_tokens=False)["input_ids"]
-        ids += [bos + tokens[i:i + window] for i in range(0, len(tokens), window) if len(tokens[i:i + window]) > 1]
+        pieces = [tokens[i:i + window] for i in range(0, len(tokens), window)]
+        pieces = [piece for piece in pieces if len(piece) >= max(2, min_tokens)]
+        ids += [bos + piece for piece in pieces]
+        owners += [index] * len(pieces)
     losses: list[float] = []
     was_training = model.training
     model.eval()
@@ -156,4 +163,4 @@ def window_losses(model, tokenizer, texts: list[str], window: int = 256, batch_s
             losses += (nll.sum(dim=1) / counts).tolist()
     finally:
         model.train(was_training)
-    return losses
+    return list(zip(owners, losses)) if indexed else losses

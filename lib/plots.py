@@ -61,7 +61,7 @@ ARM_COLOURS = {"base": "#8c8c8c", "stage 1": "#4c72b0", "stage 1 + 2": "#dd8452"
 
 
 def measure_panels(rows: list[dict], measures: list[str], title: str, reference: dict | None = None):
-    """One panel per measure: a bar per arm with its 95% bootstrap interval.
+    """One panel per measure: a bar per arm with its 95% interval.
 
     `reference` maps a measure to a horizontal line worth drawing (chance, the real author's value).
     """
@@ -74,7 +74,8 @@ def measure_panels(rows: list[dict], measures: list[str], title: str, reference:
         chosen = [r for r in rows if r["measure"] == measure]
         means = np.array([r["mean"] for r in chosen], dtype=float)
         errors = np.array([[r["mean"] - r["ci_low"], r["ci_high"] - r["mean"]] for r in chosen], dtype=float).T
-        ax.bar(range(len(chosen)), means, yerr=np.nan_to_num(errors), capsize=3,
+        errors = np.clip(np.nan_to_num(errors), 0, None)  # an interval not centred on the mean keeps its ends
+        ax.bar(range(len(chosen)), np.nan_to_num(means), yerr=errors, capsize=3,
                color=[ARM_COLOURS.get(r["arm"], "#64b5cd") for r in chosen])
         ax.set_xticks(range(len(chosen)), [r["arm"] for r in chosen], rotation=35, ha="right", fontsize=8)
         ax.set_title(measure, fontsize=9)

@@ -61,7 +61,15 @@ class Arms:
                                  "prompt": prompt, "answer": answer, "settings": settings.as_dict()})
         return answers
 
-    def losses(self, arm: str, texts: list[str], window: int = 256) -> list[float]:
+    can_score = True  # a model: it can score text (perplexity), not only answer
+
+    def losses(self, arm: str, texts: list[str], window: int = 256, min_tokens: int = 32) -> list[tuple[int, float]]:
+        """(index of the text, mean loss) of each `window`-token piece of the texts scored by an arm; pieces under
+        `min_tokens` (titles, tails) are not units of their own."""
         with self.use(arm) as model:
-            return generation.window_losses(model, self.tokenizer, texts, window)
+            return generation.window_losses(model, self.tokenizer, texts, window, min_tokens=min_tokens, indexed=True)
+
+    def was_cut(self, answer: str, settings: generation.GenerationSettings) -> bool:
+        """An answer that used up its token allowance was cut there, not finished."""
+        return len(self.tokenizer(answer, add_special_tokens=False)["input_ids"]) >= settings.max_new_tokens - 1
 

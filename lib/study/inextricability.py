@@ -1,12 +1,15 @@
-"""Claim 1, inextricability: are the author's patterns separable from the population's, and does tuning
-forget the population's?
+"""Claim 1, inextricability: are the author's patterns separable from the population's, and does tuning on
+her forget the population?
 
-- Perplexity of every model arm on the held-out author documents (learning the author) and on general
-  text (forgetting): forgetting is the rise on general text against the base model. Optionally also on
-  text the base model itself samples for generic prompts (drift from the base distribution).
-- Distinguishability: the authorship measure scores each arm's answers to the plain questions: the share
-  judged author-like (character n-gram classifier and cosine Delta), and the mix of author and generic
-  features. Retrieval (the author's own passages) anchors the author end of the scale.
+- Loss on held-out author text (nats per token, 256-token windows resampled by held-out document): does an
+  arm predict her unseen writing better than the base model (learning her)?
+- Loss on general text (documents of other authors, or units of the general reference text): does it
+  predict other people worse than the base model (forgetting)?
+- Answers called the author's: the authorship measure on each arm's answers to the questions, judged on
+  the same number of words each; her held-out text anchors the author's end (never the passages it learnt
+  from). Its self-check on held-out text says whether it can speak of the author here at all.
+- The author probability of the answers: where an answer sits between generic (0) and the author (1); on
+  blends of her sentences with another author's it rises with her share (checked on oracle arms).
 """
 
 from __future__ import annotations
@@ -14,60 +17,91 @@ from __future__ import annotations
 import math
 
 from .. import display, plots
-from . import stats
-from .study import ClaimResult, Study, general_texts, strip_eos
+from . import authorship
+from .measures import MEAN, PROPORTION, Measure, arm_rows
+from .study import ClaimResult, Study
 
 CLAIM = "1 inextricability"
 
 
-def perplexity_sets(study: Study) -> dict[str, list[str]]:
-    eos = study.arms.tokenizer.eos_token
-    sets = {"held-out author": [strip_eos(r["text"], eos) for r in study.val_chunks],
-            "general text": general_texts(study.cfg)}
-    if study.cfg.sample_generic_text:
-        prompts = study.probes["generic_prompts"]
-        sets["base samples"] = study.ask("base", prompts, "generic_prompts", settings=study.sampling)
-    return sets
+def loss_measure(study: Study, name: str, units: dict[str, list[str]], direction: str, cannot_show: str) -> Measure:
+    """Per-window losses of every model arm on texts grouped in units (documents), resampled by unit."""
+    texts, owners = [], []
+    for unit, parts in units.items():
+        texts += parts
+        owners += [unit] * len(parts)
+    measure = Measure(CLAIM, name, "256-token window, resampled by document", MEAN, direction, cannot_show)
+    for arm in study.model_arms:
+        scored = study.arms.losses(arm, texts)
+        measure.values[arm] = [loss for _, loss in scored]
+        measure.clusters = [owners[index] for index, _ in scored]
+    return measure
+
+
+def authorship_measures(study: Study, answers: dict[str, list[str]], what: str) -> list[Measure]:
+    """Share called the author's and the author probability of `answers` (arm -> texts, one per probe)."""
+    check = study.check
+    base_distance = study.authorship.mode == authorship.BASE_DISTANCE
+    unfit = not check.fit
+    caveat = ("BASE DISTANCE: without a generic corpus the measure only tells the author from the base model's "
+              "answers; it cannot say an answer sounds like her rather than like anyone else. " if base_distance
+              else "") + ("UNFIT: the measure's own check on held-out text is below "
+                          f"{authorship.FIT:.0%}; read nothing into it. " if unfit else "")
+    words = study.authorship.words
+    share = Measure(CLAIM, f"{what} called the author's", what.rstrip("s"), PROPORTION,
+                    "higher = more like the author", caveat + f"judged on the first {words} words of each text; "
+                    "voice, not whether the content is hers", exploratory=base_distance or unfit)
+    probability = Measure(CLAIM, f"author probability of {what}", what.rstrip("s"), MEAN,
+                          "0 = other authors, 1 = the author", caveat + "a position between the two anchors, "
+                          "not a share of sentences", exploratory=True)
+    share.reference = {"the author's held-out text": check.sensitivity.mean}
+    for arm, texts in answers.items():
+        p = study.authorship.probability(texts)
+        share.values[arm] = [None if x is None else float(x > 0.5) for x in p]
+        probability.values[arm] = p
+        short = sum(x is None for x in p)
+        share.excluded[arm] = probability.excluded[arm] = {f"under {words} words": short}
+    return [share, probability]
 
 
 def run(study: Study) -> ClaimResult:
-    rows = []
-    ppl_table = []
-    base_general = None
-    for arm in study.model_arms:
-        entry = {"arm": arm}
-        for name, texts in perplexity_sets(study).items():
-            losses = study.arms.losses(arm, texts)
-            e = study.estimate(losses)  # mean loss per window; perplexity = exp(mean loss)
-            ppl = stats.Estimate(math.exp(e.mean), math.exp(e.low), math.exp(e.high), e.n)
-            rows.append(study.row(CLAIM, f"perplexity: {name}", arm, estimate=ppl,
-                                  note="exp of the mean loss over 256-token windows"))
-            entry[name] = round(math.exp(e.mean), 2)
-            if arm == "base" and name == "general text":
-                base_general = losses
-            if name == "general text" and arm != "base" and base_general is not None:
-                rises = [a - b for a, b in zip(losses, base_general)]
-                rows.append(study.row(CLAIM, "forgetting: loss rise on general text", arm, rises,
-                                      "nats/token against the base model; > 0 means forgetting"))
-        ppl_table.append(entry)
-    samples = []
-    for arm in study.model_arms + ["retrieval"]:
-        answers = study.plain_answers(arm)
-        scores = study.authorship.score(answers)
-        rows.append(study.row(CLAIM, "author-like (classifier)", arm, [s.as_dict()["classifier_author_like"]
-                                                                        for s in scores]))
-        rows.append(study.row(CLAIM, "author-like (cosine Delta)", arm, [s.as_dict()["delta_author_like"]
-                                                                          for s in scores]))
-        rows.append(study.row(CLAIM, "author feature share", arm, [s.author_feature_share for s in scores],
-                              "share of fingerprint words nearer the author than the generic centroid"))
-        samples.append((arm, answers[0], scores[0].classifier_probability))
-    tables = {
-        "Perplexity by arm (lower = the text is less surprising to the arm)": display.frame(ppl_table).to_html(
-            index=False),
-        "The first question, answered by each arm, with P(author) from the classifier": display.html_table(
-            [{"arm": a, "answer": display.shorten(t, 600), "P(author)": f"{p:.2f}"} for a, t, p in samples]),
-    }
-    figure = plots.measure_panels(rows, ["perplexity: held-out author", "perplexity: general text",
-                                         "author-like (classifier)", "author feature share"],
-                                  "Claim 1: inextricability")
-    return ClaimResult(CLAIM, rows, tables, figure)
+    measures = []
+    if study.arms.can_score:
+        measures.append(loss_measure(
+            study, "loss on held-out author text", study.author_held_out,
+            "lower = predicts her unseen writing better",
+            "how well the arm predicts her words, not whether it shares her judgements; rests on the few held-out "
+            "documents (n = documents)"))
+        measures.append(loss_measure(
+            study, "loss on general text", study.general, "higher than the base model = forgetting",
+            "prediction of other people's prose, not skills, facts or manners"))
+        if study.cfg.sample_generic_text and "base" in study.model_arms:
+            prompts = study.probes["generic_prompts"]
+            samples = study.ask("base", prompts, "generic_prompts", settings=study.sampling)
+            drift = loss_measure(study, "loss on the base model's own samples", dict(zip(prompts, [[t] for t in samples])),
+                                 "higher than the base model = drift from its distribution",
+                                 "the base model's own text, which the base model finds easy by construction")
+            drift.exploratory = True
+            measures.append(drift)
+    # retrieval quotes her training passages, which the measure learnt from: its anchor is her held-out text
+    answers = {arm: study.plain_answers(arm) for arm in study.model_arms}
+    measures += authorship_measures(study, answers, "answers")
+    rows = [row for m in measures for row in arm_rows(m, study.cfg.bootstrap_samples, study.cfg.seed)]
+    tables = {}
+    losses = [m for m in measures if m.name.startswith("loss")]
+    if losses:
+        perplexity = []
+        for arm in study.model_arms:
+            entry = {"arm": arm}
+            for m in losses:
+                values = [v for v in m.values[arm] if v is not None]
+                entry[m.name.replace("loss", "perplexity")] = round(math.exp(sum(values) / len(values)), 2) if values else None
+            perplexity.append(entry)
+        tables["Perplexity by arm (exp of the mean loss; lower = the text surprises the arm less)"] = \
+            display.frame(perplexity).to_html(index=False)
+    first = [{"arm": arm, "answer": display.shorten(texts[0], 600) if texts else "",
+              "P(author)": p if p is None else f"{p:.2f}"}
+             for arm, texts in answers.items() for p in study.authorship.probability(texts[:1])]
+    tables["The first question, answered by each arm, with P(author)"] = display.html_table(first)
+    figure = plots.measure_panels(rows, [m.name for m in measures], "Claim 1: inextricability")
+    return ClaimResult(CLAIM, measures, tables, figure)

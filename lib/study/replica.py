@@ -1,13 +1,14 @@
 """Claim 3, replica: does the model speak in the author's voice, and which training stage makes it so?
 
-- Completion probes from held-out author documents: each arm continues the opening (raw text, no chat
-  format); the continuation is compared with what the author really wrote next (ROUGE-L, rouge-score),
-  scored by the authorship measure, and its first-person rate is compared with the author's.
-- DigiDan-style test (Schwitzgebel et al. 2024): for each question in `author_answers.jsonl` (the author's
-  real answers, never trained on), `digidan_samples` answers from an arm cut to about the real answer's
-  length; the authorship measure picks one of the five. Chance is 1 in (samples + 1). The lower the pick
-  rate of the real answer, the better the arm imitates the author (for this measure).
-- The blinded questionnaire for people (`lib.questionnaire`) uses the same items.
+- Completions: each arm continues openings taken from held-out documents (raw text, no chat format); the
+  continuation is judged by the authorship measure (on the same number of words as every other text), and,
+  as context, by ROUGE-L against what she really wrote next and by its first-person rate against hers.
+- The DigiDan test (Schwitzgebel, Schwitzgebel & Strasser 2024): each real answer of hers among
+  `digidan_samples` answers of an arm to the same question, cut the way their study cut them
+  (`lib.study.digidan`); the authorship measure picks one. Read two-sided against chance: near chance the
+  arm passes for her (for this measure); above, her answer stands out; below, the arm's answers look more
+  like her than she does (regurgitated training text does that).
+- The blinded questionnaire for people (`lib.study.questionnaire`) is built from the same items.
 """
 
 from __future__ import annotations
@@ -15,13 +16,24 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from rouge_score import rouge_scorer
-
 from .. import display, plots
-from .study import ClaimResult, Study, strip_eos
+from . import digidan, stats
+from .measures import MEAN, PROPORTION, Measure, arm_rows
+from .study import ClaimResult, Study
 
 CLAIM = "3 replica"
+COPY_WORDS = 12          # a verbatim run this long from her training text is memorised, not imitated
 FIRST_PERSON = re.compile(r"\b(?:i|me|my|mine|myself)\b", re.I)
+
+
+def ngrams(text: str, n: int) -> set[int]:
+    words = re.findall(r"[a-z0-9']+", text.lower())
+    return {hash(" ".join(words[i:i + n])) for i in range(len(words) - n + 1)}
+
+
+def copies(texts: list[str], source: set[int], n: int = COPY_WORDS) -> list[float]:
+    """1 where a text repeats at least `n` consecutive words of the source verbatim (memorised), else 0."""
+    return [float(bool(ngrams(t, n) & source)) for t in texts]
 
 
 def first_person_rate(text: str) -> float:
@@ -30,88 +42,107 @@ def first_person_rate(text: str) -> float:
     return 100 * len(FIRST_PERSON.findall(text)) / n if n else 0.0
 
 
-def cut_words(text: str, n: int) -> str:
-    """About `n` words, ending at a sentence end when one falls in the last fifth."""
-    tokens = text.split()
-    if len(tokens) <= n:
-        return text.strip()
-    cut = " ".join(tokens[:n])
-    end = max(cut.rfind(". "), cut.rfind("? "), cut.rfind("! "), cut.rfind(".\n"))
-    return cut[: end + 1] if end > len(cut) * 0.8 else cut
+def completions(study: Study) -> tuple[list[Measure], list[dict]]:
+    from rouge_score import rouge_scorer
+
+    probes = study.probes["completions"]
+    ids = [p["id"] for p in probes]
+    voice = Measure(CLAIM, "continuations called the author's", "held-out opening", PROPORTION,
+                    "higher = continues in her voice",
+                    f"voice on the first {study.authorship.words} words, not whether it says what she said next",
+                    exploratory=not study.check.fit)
+    voice.reference = {"the author's held-out text": study.check.sensitivity.mean}
+    rouge = Measure(CLAIM, "continuation ROUGE-L", "held-out opening", MEAN,
+                    "higher = closer in words to what she wrote next",
+                    "word overlap with one true continuation; many good continuations share few words with it",
+                    exploratory=True)
+    copied = Measure(CLAIM, "continuations copying her training text", "held-out opening", PROPORTION,
+                     f"higher = reproduces {COPY_WORDS}+ words of her training text verbatim (memorisation)",
+                     "verbatim runs only: a close paraphrase of a training passage is not counted")
+    person = Measure(CLAIM, "first-person rate", "held-out opening", MEAN, "per 100 words; compare with hers",
+                     "a habit of style, not a voice", exploratory=True)
+    person.reference = {"the author's continuations": sum(first_person_rate(p["truth"]) for p in probes) / max(1, len(probes))}
+    scorer = rouge_scorer.RougeScorer(["rougeL"])
+    source = study.training_ngrams(COPY_WORDS)
+    examples = []
+    for arm in study.model_arms:
+        raw = study.ask(arm, [p["opening"] for p in probes], "completion", ids, chat=False)
+        voice.values[arm] = [None if x is None else float(x > 0.5) for x in study.authorship.probability(raw)]
+        voice.excluded[arm] = {"too short to judge": sum(v is None for v in voice.values[arm])}
+        rouge.values[arm] = [scorer.score(p["truth"], r)["rougeL"].fmeasure for p, r in zip(probes, raw)]
+        copied.values[arm] = copies(raw, source)
+        person.values[arm] = [first_person_rate(r) for r in raw]
+        if probes:
+            examples.append({"arm": arm, "opening": probes[0]["opening"], "continuation": raw[0],
+                             "hers": probes[0]["truth"]})
+    return [voice, copied, rouge, person], examples
 
 
-def completion_probes(study: Study, opening_words: int = 60, continuation_words: int = 80,
-                      limit: int = 12) -> list[dict]:
-    """Openings and true continuations from the held-out documents (chunks rejoined per document)."""
-    eos = study.arms.tokenizer.eos_token
-    documents: dict[str, list[str]] = {}
-    for row in study.val_chunks:
-        documents.setdefault(row["document"], []).append(strip_eos(row["text"], eos))
-    probes = []
-    span = opening_words + continuation_words
-    for name, parts in documents.items():
-        tokens = " ".join(parts).split()
-        for start in range(0, len(tokens) - span + 1, span):
-            probes.append({"id": f"{name}@{start}", "opening": " ".join(tokens[start:start + opening_words]),
-                           "truth": " ".join(tokens[start + opening_words:start + span])})
-    return probes[:limit]
+def machine_sampler(study: Study, arm: str, questions: list[str]):
+    """`sample(question, attempt)` for digidan.build_items: round k answers every question at once (seed + k)."""
+    def sample(question: str, attempt: int) -> str:
+        settings = dataclasses.replace(study.sampling, seed=study.cfg.seed + attempt)
+        answers = study.ask(arm, questions, f"digidan_{attempt}", settings=settings)
+        return answers[questions.index(question)]
+    return sample
 
 
-def digidan_items(study: Study, arm: str) -> list[dict]:
-    """Each real answer with `digidan_samples` machine answers of about its length."""
-    items = study.probes["author_answers"]
-    questions = [p["question"] for p in items]
-    samples = []
-    for k in range(study.cfg.digidan_samples):
-        settings = dataclasses.replace(study.sampling, seed=study.cfg.seed + k)
-        samples.append(study.ask(arm, questions, f"digidan_{k}", [p["id"] for p in items], settings=settings))
-    return [{"id": p["id"], "question": p["question"], "real": p["answer"],
-             "machine": [cut_words(s[i], len(p["answer"].split())) for s in samples]}
-            for i, p in enumerate(items)]
+def digidan_items(study: Study, arm: str) -> tuple[list[dict], dict]:
+    """The real answers with `digidan_samples` usable machine answers each, and what was excluded on the way."""
+    sources = study.probes["digidan"]
+    questions = [s["question"] for s in sources]
+    return digidan.build_items(sources, machine_sampler(study, arm, questions), n_machine=study.cfg.digidan_samples,
+                               author_names=study.probes.get("author_names", []))
+
+
+def digidan_test(study: Study) -> tuple[Measure, list[dict]]:
+    chance = 1 / (study.cfg.digidan_samples + 1)
+    measure = Measure(CLAIM, "DigiDan: the author's real answer picked", "item", PROPORTION,
+                      f"chance {chance:.0%}; near chance = passes for her; above = hers stands out; below = the "
+                      "arm sounds more like her than she does",
+                      "what the authorship measure can tell apart, not what a reader can: see the questionnaire",
+                      exploratory=not study.check.fit)
+    measure.reference = {"chance": chance}
+    verdicts = []
+    source = study.training_ngrams(COPY_WORDS)
+    for arm in study.model_arms:
+        items, counts = digidan_items(study, arm)
+        picks = [float(study.authorship.pick_author([item["real"]] + item["machine"]) == 0) for item in items]
+        copying = [c for item in items for c in copies(item["machine"], source)]
+        by_id = {item["id"]: pick for item, pick in zip(items, picks)}
+        measure.values[arm] = [by_id.get(source["id"]) for source in study.probes["digidan"]]
+        measure.excluded[arm] = {"items without enough usable answers": counts.get("items_dropped", 0),
+                                 "answers too short": counts.get("excluded_short", 0),
+                                 "answers naming the speaker": counts.get("excluded_speaker", 0)}
+        reading = digidan.pick_rate([bool(p) for p in picks], chance)
+        memorised = sum(copying) / len(copying) if copying else 0.0
+        if memorised >= 0.5:
+            reading["verdict"] = (f"distinguishable: {memorised:.0%} of its answers copy {COPY_WORDS}+ words of her "
+                                  "training text (memorised, not imitated)")
+        measure.verdicts[arm] = reading["verdict"]
+        verdicts.append({"arm": arm, "items": len(items), "picked": f"{int(sum(picks))}/{len(picks)}",
+                         "rate": str(reading["estimate"]), "p (two-sided, vs chance)": reading["estimate"].p_value,
+                         "reading": reading["verdict"], "answers copying her training text": f"{memorised:.0%}",
+                         "written answers / held-out passages": "{} / {}".format(
+                             sum(i.get("source") == "written" for i in items),
+                             sum(i.get("source") != "written" for i in items))})
+    return measure, verdicts
 
 
 def run(study: Study) -> ClaimResult:
-    rows, examples = [], []
-    scorer = rouge_scorer.RougeScorer(["rougeL"])
-    probes = completion_probes(study)
-    truth = [p["truth"] for p in probes]
-    if probes:
-        real_scores = study.authorship.score(truth)
-        rows.append(study.row(CLAIM, "continuation P(author)", "author (real)",
-                              [s.classifier_probability for s in real_scores]))
-        rows.append(study.row(CLAIM, "first-person rate", "author (real)", [first_person_rate(t) for t in truth]))
-    for arm in study.model_arms + ["retrieval"]:
-        if not probes:
-            break
-        if arm == "retrieval":
-            raw = [study.retriever.answer(p["opening"]) for p in probes]
-        else:
-            raw = study.ask(arm, [p["opening"] for p in probes], "completion", [p["id"] for p in probes], chat=False)
-        continuations = [cut_words(r, len(p["truth"].split())) for r, p in zip(raw, probes)]
-        rouge = [scorer.score(p["truth"], c)["rougeL"].fmeasure for p, c in zip(probes, continuations)]
-        rows.append(study.row(CLAIM, "continuation ROUGE-L", arm, rouge))
-        rows.append(study.row(CLAIM, "continuation P(author)", arm,
-                              [s.classifier_probability for s in study.authorship.score(continuations)]))
-        rows.append(study.row(CLAIM, "first-person rate", arm, [first_person_rate(c) for c in continuations],
-                              "first-person singular pronouns per 100 words"))
-        examples.append({"arm": arm, "opening": probes[0]["opening"], "continuation": continuations[0],
-                         "the author's": probes[0]["truth"]})
-
-    chance = 1 / (study.cfg.digidan_samples + 1)
-    picks_table = []
-    for arm in study.model_arms:
-        items = digidan_items(study, arm)
-        picked = [float(study.authorship.pick_author([item["real"]] + item["machine"]) == 0) for item in items]
-        rows.append(study.row(CLAIM, "DigiDan: real answer picked", arm, picked,
-                              f"chance {chance:.0%}; lower = the arm passes for the author more often"))
-        picks_table.append({"arm": arm, "real answer picked": f"{sum(picked)}/{len(picked)}"})
+    measures, examples = completions(study) if study.probes["completions"] else ([], [])
+    dd, verdicts = digidan_test(study)
+    measures.append(dd)
+    rows = [row for m in measures for row in arm_rows(m, study.cfg.bootstrap_samples, study.cfg.seed)]
+    mde = stats.minimum_detectable_effect(len(study.probes["digidan"]), "proportion", dd.reference["chance"])
     tables = {
         "Continuations of a held-out opening": display.html_table(
             [{k: display.shorten(v, 500) for k, v in e.items()} for e in examples]),
-        f"DigiDan test: the authorship measure picks the author's real answer among {study.cfg.digidan_samples + 1}":
-            display.html_table(picks_table),
+        f"DigiDan test: her real answer among {study.cfg.digidan_samples + 1}, picked by the authorship measure "
+        f"(with {len(study.probes['digidan'])} items a rate can be told from chance when it differs by about "
+        f"{mde:.0%})": display.html_table(verdicts),
     }
-    figure = plots.measure_panels(rows, ["continuation ROUGE-L", "continuation P(author)", "first-person rate",
-                                         "DigiDan: real answer picked"], "Claim 3: replica",
-                                  reference={"DigiDan: real answer picked": chance})
-    return ClaimResult(CLAIM, rows, tables, figure)
+    figure = plots.measure_panels(rows, [m.name for m in measures if not m.exploratory or m is dd],
+                                  "Claim 3: replica", reference={m.name: next(iter(m.reference.values()))
+                                                                 for m in measures if m.reference})
+    return ClaimResult(CLAIM, measures, tables, figure)

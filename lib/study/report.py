@@ -1,85 +1,128 @@
-"""The probe study's report: one summary table, a figure per claim, the seed study's checklist answered by
-pointers to the evidence, and everything saved in the run's `probe/` folder (JSON, CSV, PNG, HTML).
+"""The probe study's report: the primary contrasts first, then each claim's numbered figure and tables, the
+sizes the study rests on, the seed study's checklist answered by pointers to the contrasts, and provenance.
 
-The HTML page is self-contained (figures embedded) so it can be mailed to collaborators as it is.
+Saved in the run's `probe/` folder: `report.html` (self-contained: figures embedded, no scripts), `report.json`,
+`measures.csv` (an estimate per measure and arm), `contrasts.csv` (every paired contrast), `claimN.png` and
+`generations.jsonl` (every answer with its arm, probe and settings).
 """
 
 from __future__ import annotations
 
 import base64
+import datetime
 import html
 import io
+import math
 from pathlib import Path
 
 import pandas as pd
 
-from .. import storage
+from .. import display, storage
+from . import measures as measures_mod
+from . import probes as probes_mod
+from . import stats
 
-# The seed study's checklist: question -> (claim, measures that bear on it, where to look, what it cannot say)
+# The seed study's checklist: (section, question, contrasts or measures that bear on it, where, what it cannot say)
 CHECKLIST = [
     ("Inextricability", "Do model outputs blend personal patterns with population-level regularities?",
-     "1 inextricability", ["author feature share", "author-like (cosine Delta)"], "Figure 1",
-     "a share between the author's and the generic anchors is a blend; the anchors are the retrieval arm and "
-     "the base model"),
+     ["author probability of answers"], "Figure 1",
+     "a position between the author and other authors on one classifier's scale, not a share of sentences"),
     ("Inextricability", "Can you distinguish author-like responses from generic reasoning?",
-     "1 inextricability", ["author-like (classifier)"], "Figure 1",
-     "the classifier also learns topic: on-topic generic answers can look author-like"),
+     ["answers called the author's"], "Figure 1 and the measure's self-check",
+     "voice on a fixed number of words; content and judgement are not measured"),
     ("Inextricability", "Evidence of catastrophic forgetting with aggressive fine-tuning?",
-     "1 inextricability", ["forgetting: loss rise on general text", "perplexity: general text"], "Figure 1",
-     "perplexity on one general text, not downstream skills"),
+     ["loss on general text"], "Figure 1", "prediction of other people's prose, not skills or facts"),
     ("Steerability", "Does the model incorporate new context provided at inference time?",
-     "2 steerability", ["follows the new statement", "keeps the corpus position"], "Figure 2",
-     "stance is judged by marker phrases set in the probe file"),
+     ["follows the new statement"], "Figure 2", "stance from marker phrases; read the answers"),
     ("Steerability", "Can you override fine-tuned patterns with explicit instructions?",
-     "2 steerability", ["moves away from the author (override)", "instruction compliance"], "Figure 2", ""),
+     ["moves away from the author when told to", "instruction compliance"], "Figure 2", ""),
     ("Steerability", "Comparison with the base model's context-following ability?",
-     "2 steerability", ["instruction compliance", "follows the new statement"], "Figure 2 (base arm)", ""),
+     ["instruction compliance", "follows the new statement"], "Figure 2 (contrasts against base)", ""),
     ("Replica", "Does sentence-completion training produce speech in your voice?",
-     "3 replica", ["continuation P(author)", "continuation ROUGE-L", "first-person rate"], "Figure 3",
-     "compare the stage 1 arm with the base and with the author's real continuations"),
-    ("Replica", "Phenomenological observations about interacting with the model",
-     "3 replica", [], "the side-by-side tables, the chat box in 03_instruct, the questionnaire",
-     "a matter for the researcher and respondents, not a number"),
+     ["continuations called the author's"], "Figure 3 (stage 1 - base)", "voice, not what she would say next"),
+    ("Replica", "Phenomenological observations about interacting with the model", [],
+     "the side-by-side tables, the chat box in 03_instruct, the questionnaire", "a matter for people, not a number"),
     ("Replica", "Differences between pre-training-only and instruction-tuned models?",
-     "3 replica", ["continuation P(author)", "DigiDan: real answer picked"], "Figure 3 (stage 1 vs stage 1 + 2)",
-     ""),
+     ["continuations called the author's", "DigiDan: the author's real answer picked"],
+     "Figure 3 (stage 1 + 2 - stage 1)", ""),
     ("Domination", "How persuasive or authoritative do the model's outputs feel?",
-     "4 domination", ["boosters per 100 words", "hedges per 100 words", "judged more authoritative"], "Figure 4",
+     ["boosters per 100 words, relative to the author's", "hedges per 100 words, relative to the author's",
+      "judged more authoritative than the author's passage"], "Figure 4",
      "word lists count style, not persuasion; the questionnaire asks people"),
-    ("Domination", "Would a surrogate find the outputs too compelling to override?",
-     "4 domination", [], "the side-by-side table of Figure 4's answers and passages; questionnaire responses",
-     "needs people: no automatic measure answers it"),
+    ("Domination", "Would a surrogate find the outputs too compelling to override?", [],
+     "the side-by-side table of claim 4; questionnaire responses", "needs people: no automatic measure answers it"),
     ("Domination", "Comparison with simple retrieval of original documents?",
-     "4 domination", ["support by the author's passages", "boosters per 100 words", "readability (Flesch)"],
-     "Figure 4 (retrieval arm)", ""),
+     ["support by the author's passages", "boosters per 100 words, relative to the author's"],
+     "Figure 4 (against retrieval and the base floor)", ""),
 ]
 
 
-def summary(results) -> pd.DataFrame:
-    rows = [r for result in results for r in result.rows]
-    frame = pd.DataFrame(rows, columns=["claim", "measure", "arm", "mean", "ci_low", "ci_high", "n", "note"])
-    return frame
+def tables(study, results) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(estimates: a row per measure and arm, contrasts: a row per paired contrast) of every claim."""
+    cfg = study.cfg
+    estimates, contrasts = [], []
+    for result in results:
+        for m in result.measures:
+            estimates += measures_mod.arm_rows(m, cfg.bootstrap_samples, cfg.seed)
+            contrasts += measures_mod.contrast_rows(m, cfg.bootstrap_samples, cfg.seed)
+    return pd.DataFrame(estimates), pd.DataFrame(contrasts)
 
 
-def formatted(frame: pd.DataFrame) -> pd.DataFrame:
-    """measure x arm, each cell 'mean [low, high]'."""
-    cell = frame.apply(lambda r: f"{r['mean']:.3g} [{r['ci_low']:.3g}, {r['ci_high']:.3g}]", axis=1)
-    table = frame.assign(value=cell).pivot_table(index=["claim", "measure"], columns="arm", values="value",
-                                                 aggfunc="first", sort=False)
-    return table.fillna("")
+def primary(contrasts: pd.DataFrame, declared: list[str]) -> tuple[pd.DataFrame, list[str]]:
+    chosen, missing = measures_mod.primary(contrasts.to_dict(orient="records") if len(contrasts) else [], declared)
+    return pd.DataFrame(chosen), missing
 
 
-def checklist(frame: pd.DataFrame) -> list[dict]:
+def sizes(study) -> list[dict]:
+    """Each probe set's size against what the study is sized for, and the smallest effect it can detect."""
+    p = study.probes
+    kinds: dict[str, int] = {}
+    for row in p["instructions"]:
+        kinds[row["check"]["kind"]] = kinds.get(row["check"]["kind"], 0) + 1
+    chance = 1 / (study.cfg.digidan_samples + 1)
+    rows = [("questions (claims 1, 4)", len(p["questions"]), probes_mod.RECOMMENDED["questions"], "paired_proportion", 0.5),
+            ("completion openings (claim 3)", len(p["completions"]), probes_mod.RECOMMENDED["completions"],
+             "paired_proportion", 0.5),
+            ("DigiDan items (claim 3)", len(p["digidan"]), probes_mod.RECOMMENDED["digidan"], "proportion", chance),
+            ("instruction probes (claim 2)", len(p["instructions"]),
+             probes_mod.RECOMMENDED["per_instruction_kind"] * max(1, len(kinds)), "paired_proportion", 0.5),
+            ("new-context probes (claim 2)", len(p["new_context"]), 16, "paired_proportion", 0.5)]
     out = []
-    for section, question, claim, measures, where, caveat in CHECKLIST:
+    for name, n, wanted, kind, baseline in rows:
+        mde = stats.minimum_detectable_effect(n, kind, baseline) if n else math.nan
+        out.append({"probe set": name, "n": n, "sized for": wanted, "below size": "yes" if n < wanted else "",
+                    "smallest detectable difference (80% power, 5%)": "" if math.isnan(mde) else f"{mde:.0%}"})
+    if p["digidan"]:
+        written = sum(item["source"] == "written" for item in p["digidan"])
+        out[2]["probe set"] += f": {written} written answers, {len(p['digidan']) - written} held-out passages"
+    return out
+
+
+def provenance(study) -> dict:
+    from ..data import processed
+    from ..train.manifest import git_commit
+
+    cfg = study.cfg
+    try:
+        data = processed.data_hash(processed.read_manifest(cfg))
+    except processed.DataError:
+        data = None
+    keys = ["model", "run_name", "corpus", "generic_corpus", "probe_dir", "authorship_words", "probe_max_new_tokens",
+            "instruction_max_new_tokens", "digidan_samples", "bootstrap_samples", "seed"]
+    return {"date": datetime.datetime.now().isoformat(timespec="seconds"), "git": git_commit(), "data hash": data,
+            "arms": study.model_arms, **{k: getattr(cfg, k) for k in keys}}
+
+
+def checklist(estimates: pd.DataFrame, contrasts: pd.DataFrame) -> list[dict]:
+    out = []
+    for section, question, names, where, caveat in CHECKLIST:
         evidence = []
-        for measure in measures:
-            chosen = frame[(frame["claim"] == claim) & (frame["measure"] == measure)]
-            if len(chosen):
-                values = ", ".join(f"{r.arm} {r.mean:.3g}" for r in chosen.itertuples())
-                evidence.append(f"{measure}: {values}")
+        for name in names:
+            chosen = contrasts[contrasts["measure"] == name] if len(contrasts) else contrasts
+            for row in chosen.itertuples():
+                evidence.append(f"{row.contrast}: {row.mean:+.3g} [{row.ci_low:.3g}, {row.ci_high:.3g}]")
         out.append({"section": section, "question": question, "look at": where,
-                    "evidence": "; ".join(evidence) or "(qualitative)", "cannot show": caveat})
+                    "evidence (paired contrasts)": "; ".join(evidence) or "(qualitative)", "cannot show": caveat})
     return out
 
 
@@ -90,46 +133,114 @@ def figure_png(fig) -> bytes:
 
 
 def save(study, results, extra: dict | None = None) -> Path:
-    """measures.csv, report.json, claim figures, generations.jsonl and report.html in the probe folder."""
+    """Every file of the report, written atomically into the run's probe folder."""
     folder = study.folder
-    frame = summary(results)
-    with storage.atomic_path(folder / "measures.csv") as tmp:
-        frame.to_csv(tmp, index=False)
+    estimates, contrasts = tables(study, results)
+    headline, missing = primary(contrasts, study.cfg.primary_contrasts)
+    for name, frame in (("measures.csv", estimates), ("contrasts.csv", contrasts)):
+        with storage.atomic_path(folder / name) as tmp:
+            frame.to_csv(tmp, index=False)
     storage.write_jsonl(folder / "generations.jsonl", study.arms.records)
     pngs = {}
     for number, result in enumerate(results, 1):
         if result.figure is not None:
-            pngs[result.claim] = figure_png(result.figure)
-            storage.write_bytes(folder / f"claim{number}.png", pngs[result.claim])
-    items = checklist(frame)
+            pngs[number] = figure_png(result.figure)
+            storage.write_bytes(folder / f"claim{number}.png", pngs[number])
+    items = checklist(estimates, contrasts)
+    made = provenance(study)
     storage.write_json(folder / "report.json", {
-        "run": study.arms.run.name, "model": study.arms.cfg.model, "arms": study.arms.names + ["retrieval"],
-        "measures": frame.to_dict(orient="records"), "checklist": items, "config": study.cfg.as_dict(),
-        "authorship_training_segments": study.authorship.training_segments, **(extra or {})})
-    storage.write_text(folder / "report.html", page(study, results, frame, items, pngs))
+        "provenance": made, "authorship_check": study.check.as_dict(), "primary": headline.to_dict(orient="records"),
+        "primary_missing": missing, "sizes": sizes(study), "measures": estimates.to_dict(orient="records"),
+        "contrasts": contrasts.to_dict(orient="records"), "checklist": items, "config": study.cfg.as_dict(),
+        "notes": {r.claim: r.notes for r in results}, **(extra or {})})
+    storage.write_text(folder / "report.html", page(study, results, estimates, contrasts, headline, missing, items,
+                                                    pngs, made))
     return folder
 
 
-def page(study, results, frame, items, pngs) -> str:
-    from ..display import html_table
+def cell(row) -> str:
+    return f"{row['mean']:.3g} [{row['ci_low']:.3g}, {row['ci_high']:.3g}]"
 
-    warning = ""
-    if study.arms.cfg.model == "tiny":
-        warning = ("<p style='background:#fee;padding:.6em'><b>Tiny model:</b> these numbers come from the "
-                   "offline stand-in with random weights. They show that the study runs, nothing about Llama.</p>")
-    parts = [f"<h1>Probe study: run {html.escape(study.arms.run.name)}</h1>", warning,
-             f"<p>Model: {html.escape(study.arms.cfg.model)}. Arms: {', '.join(study.arms.names + ['retrieval'])}. "
-             "Every value is a mean over probes with a 95% bootstrap interval.</p>",
-             "<h2>The checklist</h2>", html_table(items), "<h2>All measures</h2>", formatted(frame).to_html()]
-    for result in results:
-        parts.append(f"<h2>Claim {html.escape(result.claim)}</h2>")
-        if result.claim in pngs:
-            data = base64.b64encode(pngs[result.claim]).decode()
-            parts.append(f"<img src='data:image/png;base64,{data}' style='max-width:100%'>")
-        for title, table in result.tables.items():
-            parts.append(f"<h3>{html.escape(title)}</h3>{table}")
-    body = "\n".join(parts)
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>Probe study</title><style>"
-            "body{font-family:sans-serif;max-width:80em;margin:1em auto;padding:0 1em}table{border-collapse:"
-            f"collapse;font-size:.9em}}td,th{{border:1px solid #ddd;padding:4px}}</style></head><body>{body}"
-            "</body></html>")
+
+def check_html(check) -> str:
+    """Whether the authorship measure can speak of the author here: its mode and its own check."""
+    verdict = ("<b>Fit for this corpus.</b>" if check.fit else
+               "<b class='warn'>Unfit: its measures are shown as exploratory only.</b>")
+    return (f"<p>Mode: <b>{html.escape(check.mode)}</b>. On text it never saw, at {check.words} words: sensitivity "
+            f"{cell(check.sensitivity.as_dict())} (the author's held-out documents), specificity "
+            f"{cell(check.specificity.as_dict())} (held-out generic authors: "
+            f"{html.escape(', '.join(check.held_out_authors) or 'none')}). {verdict}</p>")
+
+
+def claim_html(study, result, number: int, estimates=None, contrasts=None, png: bytes | None = None) -> str:
+    """Figure, per-arm table, paired contrasts and what the measures cannot show, for one claim."""
+    cfg = study.cfg
+    if estimates is None:
+        estimates = pd.DataFrame([r for m in result.measures for r in measures_mod.arm_rows(m, cfg.bootstrap_samples, cfg.seed)])
+        contrasts = pd.DataFrame([r for m in result.measures
+                                  for r in measures_mod.contrast_rows(m, cfg.bootstrap_samples, cfg.seed)])
+    table, parts = display.html_table, []
+    if png is not None:
+        data = base64.b64encode(png).decode()
+        parts.append(f"<figure><img alt='Figure {number}: claim {html.escape(result.claim)}, each measure by arm with "
+                     f"95% intervals' src='data:image/png;base64,{data}' style='max-width:100%'><figcaption>Figure "
+                     f"{number}. Claim {html.escape(result.claim)}: each measure by arm, 95% intervals.</figcaption>"
+                     "</figure>")
+    mine = estimates[estimates["claim"] == result.claim] if len(estimates) else estimates
+    parts.append(table([{"measure": r["measure"] + (" (exploratory)" if r["exploratory"] else ""), "arm": r["arm"],
+                         "estimate [95% interval]": cell(r), "n": r["n"], "unit": r["unit"],
+                         "direction": r["direction"], "excluded": r["excluded"]} for r in mine.to_dict("records")],
+                       title=f"Table {number}a. Each measure by arm"))
+    theirs = contrasts[contrasts["claim"] == result.claim] if len(contrasts) else contrasts
+    parts.append(table([{"contrast": r["contrast"] + (" (exploratory)" if r["exploratory"] else ""),
+                         "difference [95% interval]": cell(r), "p": f"{r['p_value']:.3g}", "n": r["n"]}
+                        for r in theirs.to_dict("records")], title=f"Table {number}b. Paired contrasts"))
+    parts.append(table([{"measure": m.name, "cannot show": m.cannot_show} for m in result.measures],
+                       title=f"Table {number}c. What the measures cannot show"))
+    parts += [f"<p class='warn'>{html.escape(note)}</p>" for note in result.notes]
+    parts += [f"<h3>{html.escape(title)}</h3>{body}" for title, body in result.tables.items()]
+    return "\n".join(parts)
+
+
+def show_claim(study, result, number: int) -> None:
+    """A claim in the notebook: its figure, then its tables (what the report's section shows)."""
+    from IPython.display import HTML, display
+
+    if result.figure is not None:
+        display(result.figure)
+    display(HTML(claim_html(study, result, number)))
+
+
+def primary_html(headline, missing) -> str:
+    rows = [{"contrast": r["contrast"], "difference [95% interval]": cell(r), "n": r["n"], "unit": r["unit"],
+             "direction": r["direction"], "p": f"{r['p_value']:.3g}", "p (Holm)": f"{r['p_holm']:.3g}"}
+            for r in headline.to_dict(orient="records")]
+    out = display.html_table(rows) if rows else "<p>None could be computed.</p>"
+    if missing:
+        out += ("<p class='warn'>Declared but not computed (an arm or a measure is missing, or the measure is not fit "
+                f"to be a headline here): {html.escape('; '.join(missing))}.</p>")
+    return out
+
+
+def page(study, results, estimates, contrasts, headline, missing, items, pngs, made) -> str:
+    table = display.html_table
+    parts = [f"<h1>Probe study: run {html.escape(str(made['run_name']))}</h1>"]
+    if study.cfg.model == "tiny":
+        parts.append("<p class='warn'><b>Tiny model:</b> these numbers come from the offline stand-in with random "
+                     "weights. They show that the study runs, nothing about Llama.</p>")
+    parts += ["<h2>1. Primary contrasts</h2>",
+              "<p>Declared in advance (<code>primary_contrasts</code>), each a paired difference between two arms on "
+              "the same probes (probes resampled once for all arms), with a 95% interval and Holm-adjusted p-values. "
+              "Everything after this section is exploratory.</p>", primary_html(headline, missing),
+              "<h2>2. Can the authorship measure speak of the author here?</h2>", check_html(study.check),
+              "<h2>3. Sizes</h2>", table(sizes(study))]
+    for number, result in enumerate(results, 1):
+        parts.append(f"<h2>{number + 3}. Claim {html.escape(result.claim)}</h2>")
+        parts.append(claim_html(study, result, number, estimates, contrasts, pngs.get(number)))
+    parts += [f"<h2>{len(results) + 4}. The seed study's checklist</h2>", table(items),
+              f"<h2>{len(results) + 5}. Provenance</h2>", table([{"item": k, "value": str(v)} for k, v in made.items()])]
+    return ("<!doctype html><html lang='en'><head><meta charset='utf-8'><meta name='viewport' "
+            "content='width=device-width, initial-scale=1'><title>Probe study</title><style>"
+            "body{font-family:sans-serif;max-width:80em;margin:1em auto;padding:0 1em}table{border-collapse:collapse;"
+            "font-size:.9em;display:block;overflow-x:auto;max-width:100%}td,th{border:1px solid #ddd;padding:4px}"
+            ".warn{background:#fee;padding:.4em}</style></head><body>" + "\n".join(parts) + "</body></html>")

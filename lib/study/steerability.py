@@ -1,82 +1,108 @@
 """Claim 2, steerability: can the tuned model be steered by what it is told at inference time?
 
-- Verifiable instructions (`instructions.jsonl`): each answer is checked by code (`lib.checkers`);
-  compliance per arm, overall and per kind.
+- Verifiable instructions (`instructions.jsonl`): each answer is checked by code (`lib.study.checkers`) on the
+  whole answer: instruction probes may run to `instruction_max_new_tokens`, and an answer that still hits
+  that cap is counted apart, never scored as a failure to comply (a cut answer cannot end with a phrase).
 - New context (`new_context.jsonl`): the prompt carries a new statement by the author that contradicts a
-  position in the corpus; the probe's markers say whether the answer follows the new statement, the corpus
-  position, or neither.
-- Override (`override.jsonl`): an explicit instruction to answer in another voice; the authorship measure
-  says how far each arm moves away from the author (P(author) without the instruction minus with it).
+  position in her essays; markers that do not occur in the prompt, read with negation in mind
+  (`lib.study.stance`), say whether the answer follows the new statement, the old position, or neither.
+- Override (`override.jsonl`): an explicit instruction to answer in another voice; how far the authorship
+  measure's P(author) drops against the same question asked plainly.
 """
 
 from __future__ import annotations
 
-import re
-
 import pandas as pd
 
 from .. import display, plots
-from . import checkers
+from . import checkers, stance
 from .arms import LABELS
+from .measures import MEAN, PROPORTION, Measure, arm_rows
 from .study import ClaimResult, Study
 
 CLAIM = "2 steerability"
 CONTEXT = 'Here is something I wrote recently:\n"{statement}"\n\n{question}'
 
 
-def stance(answer: str, new_markers: list[str], corpus_markers: list[str]) -> str:
-    """"new", "corpus" or "neither", by which probe markers the answer uses more."""
-    text = answer.lower()
-    count = lambda markers: sum(len(re.findall(rf"\b{re.escape(m.lower())}\b", text)) for m in markers)  # noqa
-    new, old = count(new_markers), count(corpus_markers)
-    return "new" if new > old else "corpus" if old > new else "neither"
+def compliance(study: Study) -> tuple[Measure, dict, list]:
+    probes = study.probes["instructions"]
+    measure = Measure(CLAIM, "instruction compliance", "instruction probe", PROPORTION,
+                      "higher = does what it is told",
+                      "checks what code can check (length, words, format), not whether the content is good")
+    by_kind, examples = {}, []
+    for arm in study.model_arms:
+        prompts = [f"{p['question']}\n\n{p['instruction']}" for p in probes]
+        answers = study.ask(arm, prompts, "instructions", [p["id"] for p in probes], settings=study.instruction)
+        values, cut = [], 0
+        for answer, probe in zip(answers, probes):
+            if study.is_cut(answer, study.instruction):
+                values.append(None)
+                cut += 1
+            else:
+                values.append(float(checkers.check(answer, probe["check"])))
+        measure.values[arm] = values
+        measure.excluded[arm] = {"cut at the cap": cut}
+        kinds: dict[str, list[float]] = {}
+        for value, probe in zip(values, probes):
+            if value is not None:
+                kinds.setdefault(probe["check"]["kind"], []).append(value)
+        by_kind[LABELS.get(arm, arm)] = {k: sum(v) / len(v) for k, v in sorted(kinds.items())}
+        examples += [{"arm": arm, "instruction": p["instruction"], "answer": display.shorten(a, 300),
+                      "complies": {None: "cut", 1.0: "yes", 0.0: "no"}[v]}
+                     for a, p, v in list(zip(answers, probes, values))[:3]]
+    return measure, by_kind, examples
+
+
+def new_context(study: Study) -> tuple[list[Measure], list]:
+    probes = study.probes["new_context"]
+    follows = Measure(CLAIM, "follows the new statement", "new-context probe", PROPORTION,
+                      "higher = takes up what it is told now over what the corpus says",
+                      "stance read from marker phrases absent from the prompt, negation handled; paraphrase beyond "
+                      "the markers reads as neither: see the answers")
+    keeps = Measure(CLAIM, "keeps the corpus position", "new-context probe", PROPORTION,
+                    "higher = holds to the essays against the new statement", follows.cannot_show, exploratory=True)
+    shown = []
+    for arm in study.model_arms:
+        prompts = [CONTEXT.format(statement=p["new_statement"], question=p["question"]) for p in probes]
+        answers = study.ask(arm, prompts, "new_context", [p["id"] for p in probes])
+        stances = [stance.stance(a, p, prompt) for a, p, prompt in zip(answers, probes, prompts)]
+        follows.values[arm] = [float(s == "new") for s in stances]
+        keeps.values[arm] = [float(s == "corpus") for s in stances]
+        shown += [{"arm": arm, "question": p["question"], "answer": display.shorten(a, 300), "stance": s}
+                  for a, p, s in list(zip(answers, probes, stances))[:2]]
+    return [follows, keeps], shown
+
+
+def override(study: Study) -> Measure:
+    probes = study.probes["override"]
+    measure = Measure(CLAIM, "moves away from the author when told to", "override probe", MEAN,
+                      "> 0 = the instruction moved the voice away from hers",
+                      "P(author) without the instruction minus with it, each on the same number of words",
+                      exploratory=not study.check.fit)
+    for arm in study.model_arms:
+        ids = [p["id"] for p in probes]
+        plain = study.ask(arm, [p["question"] for p in probes], "override_plain", ids)
+        steered = study.ask(arm, [f"{p['question']}\n\n{p['instruction']}" for p in probes], "override", ids)
+        before, after = study.authorship.probability(plain), study.authorship.probability(steered)
+        measure.values[arm] = [None if b is None or a is None else b - a for b, a in zip(before, after)]
+        measure.excluded[arm] = {"too short to judge": sum(v is None for v in measure.values[arm])}
+    return measure
 
 
 def run(study: Study) -> ClaimResult:
-    rows, compliance, examples = [], {}, []
-    instructions = study.probes["instructions"]
-    for arm in study.model_arms:
-        prompts = [f"{p['question']}\n\n{p['instruction']}" for p in instructions]
-        answers = study.ask(arm, prompts, "instructions", [p["id"] for p in instructions])
-        passed = [checkers.check(a, p["check"]) for a, p in zip(answers, instructions)]
-        rows.append(study.row(CLAIM, "instruction compliance", arm, [float(x) for x in passed]))
-        by_kind: dict[str, list[bool]] = {}
-        for ok, probe in zip(passed, instructions):
-            by_kind.setdefault(probe["check"]["kind"], []).append(ok)
-        compliance[arm] = {k: sum(v) / len(v) for k, v in sorted(by_kind.items())}
-        examples += [{"arm": arm, "instruction": p["instruction"], "answer": display.shorten(a, 300),
-                      "complies": "yes" if ok else "no"} for a, p, ok in list(zip(answers, instructions, passed))[:3]]
-
-    context = study.probes["new_context"]
-    stance_rows = []
-    for arm in study.model_arms:
-        prompts = [CONTEXT.format(statement=p["new_statement"], question=p["question"]) for p in context]
-        answers = study.ask(arm, prompts, "new_context", [p["id"] for p in context])
-        stances = [stance(a, p["new_markers"], p["corpus_markers"]) for a, p in zip(answers, context)]
-        rows.append(study.row(CLAIM, "follows the new statement", arm, [float(s == "new") for s in stances]))
-        rows.append(study.row(CLAIM, "keeps the corpus position", arm, [float(s == "corpus") for s in stances]))
-        stance_rows += [{"arm": arm, "question": p["question"], "answer": display.shorten(a, 300), "stance": s}
-                        for a, p, s in list(zip(answers, context, stances))[:2]]
-
-    override = study.probes["override"]
-    for arm in study.model_arms:
-        plain = study.ask(arm, [p["question"] for p in override], "override_plain", [p["id"] for p in override])
-        steered = study.ask(arm, [f"{p['question']}\n\n{p['instruction']}" for p in override], "override",
-                            [p["id"] for p in override])
-        before = [s.classifier_probability for s in study.authorship.score(plain)]
-        after = [s.classifier_probability for s in study.authorship.score(steered)]
-        rows.append(study.row(CLAIM, "moves away from the author (override)", arm,
-                              [b - a for b, a in zip(before, after)],
-                              "P(author) without the instruction minus with it; > 0 = steered away"))
-
-    table = pd.DataFrame(compliance).T
-    table.index = [LABELS.get(a, a) for a in table.index]
-    tables = {
-        "Instruction compliance by kind (share of probes passed)": table.to_html(float_format="{:.0%}".format),
-        "Some instruction answers": display.html_table(examples),
-        "New context: which position the answers take": display.html_table(stance_rows),
-    }
-    figure = plots.measure_panels(rows, ["instruction compliance", "follows the new statement",
-                                         "keeps the corpus position", "moves away from the author (override)"],
-                                  "Claim 2: steerability")
-    return ClaimResult(CLAIM, rows, tables, figure)
+    measures, tables, notes = [], {}, []
+    followed, by_kind, examples = compliance(study)
+    measures.append(followed)
+    if study.probes["new_context"]:
+        context, shown = new_context(study)
+        measures += context
+        tables["New context: which position the answers take"] = display.html_table(shown)
+    else:
+        notes.append("new_context.jsonl holds no statements: only the author can write them (see data/probes/README.md)")
+    measures.append(override(study))
+    rows = [row for m in measures for row in arm_rows(m, study.cfg.bootstrap_samples, study.cfg.seed)]
+    tables = {"Instruction compliance by kind (share of whole answers that comply)":
+              pd.DataFrame(by_kind).T.to_html(float_format="{:.0%}".format),
+              "Some instruction answers": display.html_table(examples), **tables}
+    figure = plots.measure_panels(rows, [m.name for m in measures if not m.exploratory], "Claim 2: steerability")
+    return ClaimResult(CLAIM, measures, tables, figure, notes)

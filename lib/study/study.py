@@ -1,28 +1,34 @@
-"""What every claim needs, gathered once: the arms, the probes, the processed data, the authorship measure
-and the retriever.
+"""What every claim needs, gathered once: the arms, the probes, the author's text on each side of the split,
+the generic side, the authorship measure with its own check, and the retriever.
 
-`open_study(cfg)` builds a `Study`; each claim module (`inextricability`, `steerability`, `replica`,
-`domination`) turns it into a `ClaimResult`: measure rows with bootstrap intervals, tables a reader can
-judge, and one figure. The researcher edits the probes in data files, never here.
+`open_study(cfg)` reads a trained run; `build` assembles a study from parts, so the same claims run on the
+oracle arms of `lib.study.oracle` (texts of known origin), which is how every measure is proven. Each claim
+module (`inextricability`, `steerability`, `replica`, `domination`) turns a study into a `ClaimResult`:
+measures with one value per probe and arm, tables a reader can judge, and one figure.
 """
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import generation, storage
 from ..data import processed
-from . import arms as arms_mod
-from . import stats, stylometry
-from .probes import ProbeError, read_probes
+from . import authorship as authorship_mod
+from . import generic as generic_mod
+from . import probes as probes_mod
+from .measures import Measure
 from .retrieval import Retriever
+
+FORGETTING_UNITS = 40         # generic documents read for forgetting, at most (each cut to FORGETTING_WORDS)
+FORGETTING_WORDS = 700
 
 
 @dataclass
 class ClaimResult:
     claim: str
-    rows: list[dict]                           # one per (measure, arm): mean, 95% interval, n
+    measures: list[Measure]
     tables: dict[str, str] = field(default_factory=dict)  # titled HTML tables to read
     figure: object = None
     notes: list[str] = field(default_factory=list)
@@ -31,84 +37,125 @@ class ClaimResult:
 @dataclass
 class Study:
     cfg: object
-    arms: arms_mod.Arms
+    arms: object                           # lib.study.arms.Arms, or oracle arms with the same interface
     folder: Path
     probes: dict
-    train_chunks: list[dict]
-    val_chunks: list[dict]
-    authorship: stylometry.AuthorshipModel | None
+    author_train: list[str]                # the author's training-side passages (never scored as "unseen")
+    author_held_out: dict[str, list[str]]  # held-out document -> its passages
+    generic: dict[str, list[str]]          # other authors -> their texts (empty without a generic corpus)
+    general: dict[str, list[str]]          # forgetting units -> texts (generic documents, or the general text)
     retriever: Retriever
-    greedy: generation.GenerationSettings
-    sampling: generation.GenerationSettings
+    answer: generation.GenerationSettings       # plain answers
+    instruction: generation.GenerationSettings  # instruction probes: room to finish the answer
+    sampling: generation.GenerationSettings     # DigiDan samples
+    authorship: authorship_mod.AuthorshipMeasure | None = None
+    check: authorship_mod.Check | None = None
     cache: dict = field(default_factory=dict)
 
     @property
     def model_arms(self) -> list[str]:
         return list(self.arms.names)
 
-    def ask(self, arm: str, prompts: list[str], probe: str, ids: list | None = None, **kwargs) -> list[str]:
-        """Answers of one arm (greedy unless settings are given), cached by probe and arm."""
+    @property
+    def run_id(self) -> str:
+        """The run's name and a hash of its stages' manifests: what the questionnaire page and its key carry."""
+        import hashlib
+
+        digest = hashlib.sha256()
+        for manifest in sorted(Path(self.arms.run).glob("*/manifest.json")):
+            digest.update(manifest.read_bytes())
+        return f"{Path(self.arms.run).name}-{digest.hexdigest()[:8]}"
+
+    def ask(self, arm: str, prompts: list, probe: str, ids: list | None = None,
+            settings: generation.GenerationSettings | None = None, chat: bool = True) -> list[str]:
+        """Answers of one arm (plain settings unless others are given), cached by probe and arm."""
         key = (probe, arm)
         if key not in self.cache:
-            settings = kwargs.pop("settings", self.greedy)
-            self.cache[key] = self.arms.generate(arm, prompts, settings, probe=probe, ids=ids, **kwargs)
+            self.cache[key] = self.arms.generate(arm, prompts, settings or self.answer, probe=probe, ids=ids, chat=chat)
         return self.cache[key]
 
     def plain_answers(self, arm: str) -> list[str]:
-        """Every arm's answers to the plain questions (claims 1 and 4 share them); retrieval quotes."""
+        """Every arm's answers to the plain questions (claims 1 and 4 share them); retrieval quotes passages."""
         questions = self.probes["questions"]
         if arm == "retrieval":
-            return [self.retriever.answer(q) for q in questions]
-        return self.ask(arm, questions, "questions")
+            return [self.retriever.answer(q, k=2) for q in questions]
+        return self.ask(arm, questions, "questions", [f"q{i}" for i in range(len(questions))])
 
-    def estimate(self, values) -> stats.Estimate:
-        return stats.bootstrap_mean(values, self.cfg.bootstrap_samples, self.cfg.seed)
+    def training_ngrams(self, n: int) -> set[int]:
+        """Hashes of every run of `n` words in the author's training text (to find verbatim copies)."""
+        key = ("training ngrams", n)
+        if key not in self.cache:
+            from .replica import ngrams
 
-    def row(self, claim: str, measure: str, arm: str, values=None, note: str = "",
-            estimate: stats.Estimate | None = None) -> dict:
-        """One line of the results: a measure of an arm, its mean and 95% interval over the probes."""
-        e = estimate or self.estimate(values)
-        return {"claim": claim, "measure": measure, "arm": arms_mod.LABELS.get(arm, arm), **e.as_dict(),
-                "note": note}
+            self.cache[key] = set().union(*(ngrams(text, n) for text in self.author_train))
+        return self.cache[key]
+
+    def is_cut(self, answer: str, settings: generation.GenerationSettings) -> bool:
+        """Whether an answer ran into its cap rather than ending by itself."""
+        return self.arms.was_cut(answer, settings)
 
 
-# --- opening a study ----------------------------------------------------------------------------
+# --- assembling a study ------------------------------------------------------------------------------
 
-def open_study(cfg, arms: arms_mod.Arms | None = None) -> Study:
-    """Load the arms (base once, adapters on top), the probes, the data, and fit the authorship measure."""
-    arms = arms or arms_mod.Arms(cfg)
-    probes = read_probes(storage.resolve(cfg.probe_dir))
-    train_chunks, val_chunks, _ = processed.load_split(cfg, "pretraining")
-    eos = arms.tokenizer.eos_token
-    greedy = generation.GenerationSettings(max_new_tokens=cfg.probe_max_new_tokens, seed=cfg.seed)
-    sampling = generation.GenerationSettings(max_new_tokens=cfg.probe_max_new_tokens, do_sample=True,
-                                             seed=cfg.seed)
-    folder = arms.run / "probe"
-    folder.mkdir(parents=True, exist_ok=True)
-    study = Study(cfg, arms, folder, probes, train_chunks, val_chunks, None,
-                  Retriever.from_chunks(train_chunks, eos), greedy, sampling)
-    study.authorship = fit_authorship(study)
+def build(cfg, arms, folder: Path, probes: dict, train_rows: list[dict], val_rows: list[dict],
+          generic: dict[str, list[str]], general: dict[str, list[str]], eos: str = "") -> Study:
+    """A study from its parts, with the authorship measure fitted and checked."""
+    held_out: dict[str, list[str]] = {}
+    for row in val_rows:
+        held_out.setdefault(row["document"], []).append(strip_eos(row["text"], eos))
+    author_train = [strip_eos(r["text"], eos) for r in train_rows]
+    answer = generation.GenerationSettings(max_new_tokens=cfg.probe_max_new_tokens, seed=cfg.seed)
+    study = Study(cfg, arms, folder, probes, author_train, held_out, generic, general,
+                  Retriever([(p, r["document"]) for r, text in zip(train_rows, author_train)
+                             for p in text.split("\n\n") if p.strip()]),
+                  answer, generation.GenerationSettings(max_new_tokens=cfg.instruction_max_new_tokens, seed=cfg.seed),
+                  generation.GenerationSettings(max_new_tokens=cfg.probe_max_new_tokens, do_sample=True, seed=cfg.seed))
+    study.probes["completions"] = probes_mod.completion_probes(held_out, cfg.completion_probes)
+    study.probes["digidan"] = probes_mod.digidan_sources(probes["author_answers"], held_out, cfg.digidan_items)
+    fit_authorship(study)
     return study
 
 
-def fit_authorship(study: Study) -> stylometry.AuthorshipModel:
-    """Author: the training-side chunks. Generic: the general text and, with `generic_from_base`, the base
-    model's answers to the instruction probes' questions (same topics as the scored questions, other
-    questions, no author), so that the measure tells voice apart rather than topic."""
-    eos = study.arms.tokenizer.eos_token
-    author = [strip_eos(r["text"], eos) for r in study.train_chunks]
-    generic = general_texts(study.cfg)
-    if study.cfg.generic_from_base:
+def open_study(cfg, arms=None) -> Study:
+    """A trained run's study: the arms (base once, adapters on top), its probes, data and generic side."""
+    from .arms import Arms
+
+    arms = arms or Arms(cfg)
+    probe_dir = storage.resolve(cfg.probe_dir)
+    probes = probes_mod.read_probes(probe_dir)
+    probes["author_names"] = (probes_mod.manifest(probe_dir) or {}).get("author_names", [])
+    train_rows, val_rows, manifest = processed.load_split(cfg, "pretraining")
+    probes_mod.check_belongs(probe_dir, manifest["documents"]["train"] + manifest["documents"]["validation"])
+    generic = generic_mod.load_generic(cfg.generic_corpus) if cfg.generic_corpus else {}
+    folder = arms.run / "probe"
+    folder.mkdir(parents=True, exist_ok=True)
+    return build(cfg, arms, folder, probes, train_rows, val_rows, generic, forgetting_units(cfg, generic),
+                 arms.tokenizer.eos_token)
+
+
+def forgetting_units(cfg, generic: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Text nobody tuned on, in units that can be resampled: generic documents (a seeded sample of them, each
+    cut to its first FORGETTING_WORDS words), or the general reference text cut at paragraphs."""
+    if not generic:
+        return generic_mod.general_units(cfg.general_text)
+    documents = [(f"{author}/{i}", text) for author, texts in sorted(generic.items()) for i, text in enumerate(texts)]
+    random.Random(cfg.seed).shuffle(documents)
+    return {name: [" ".join(text.split()[:FORGETTING_WORDS])] for name, text in documents[:FORGETTING_UNITS]}
+
+
+def fit_authorship(study: Study) -> None:
+    """Author: the training-side passages. Generic: other human authors (`generic_corpus`) and, with
+    `generic_from_base`, the base model's answers to the instruction probes' questions (same topics as the
+    scored questions, other questions, no author); without a generic corpus, those answers alone ("base
+    distance" mode). Then the measure's own check on held-out text, at its scoring length."""
+    cfg = study.cfg
+    base = []
+    if (cfg.generic_from_base or not study.generic) and "base" in study.model_arms:
         questions = [p["question"] for p in study.probes["instructions"]]
-        generic += study.ask("base", questions, "generic_base")
-    return stylometry.AuthorshipModel(seed=study.cfg.seed).fit(author, generic)
-
-
-def general_texts(cfg) -> list[str]:
-    path = storage.find_input(cfg.general_text)
-    if not path.exists():
-        raise ProbeError(f"{path}: general reference text not found (general_text in config.yaml)")
-    return [p for p in path.read_text(encoding="utf-8").split("\n\n") if p.strip()]
+        base = study.ask("base", questions, "generic_base", [p["id"] for p in study.probes["instructions"]])
+    measure = authorship_mod.AuthorshipMeasure(words=cfg.authorship_words, seed=cfg.seed)
+    study.authorship = measure.fit(study.author_train, study.generic, base)
+    study.check = measure.check([t for texts in study.author_held_out.values() for t in texts])
 
 
 def strip_eos(text: str, eos: str) -> str:

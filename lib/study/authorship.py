@@ -1,0 +1,154 @@
+"""The authorship measure: does a text read like the author, or like other people writing in her register?
+
+A classifier (scikit-learn: TF-IDF of character 2-4-grams within words and of words, logistic regression
+with balanced classes) is trained on windows of exactly `words` words: the author's training-side text
+against a **generic corpus** of other human authors in a comparable register (`generic_corpus`), to which
+the base model's answers may be added. Every text is then judged on its first `words` words, so a long
+answer and a short one are judged on the same evidence; a text shorter than that is excluded and counted,
+never scored (P(author) rises with length otherwise, and "Yes." would look like anybody).
+
+Before it scores any arm the measure checks itself on text it never saw: sensitivity on windows of the
+author's held-out documents, specificity on windows of generic authors held out of its training (whole
+authors, not just documents, so it must recognise the author rather than remember the others). Below
+`FIT` on either, it is unfit for this corpus and the report says so.
+
+Without a generic corpus the generic side is the base model's answers alone: the measure then says how far
+a text has moved from the base model towards the author (mode "base distance"), which is not the same as
+sounding like her: the report names it so.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import stats
+
+FIT = 0.8            # sensitivity and specificity below this: the measure is unfit for the corpus
+AUTHOR = "author"
+BASE_DISTANCE = "base distance"
+
+
+def windows(text: str, words: int) -> list[str]:
+    """Consecutive pieces of exactly `words` words (a shorter tail is dropped)."""
+    tokens = text.split()
+    return [" ".join(tokens[i:i + words]) for i in range(0, len(tokens) - words + 1, words)]
+
+
+def first_window(text: str, words: int) -> str | None:
+    """The first `words` words of a text, or None when it is shorter (excluded, not scored)."""
+    tokens = text.split()
+    return " ".join(tokens[:words]) if len(tokens) >= words else None
+
+
+@dataclass
+class Check:
+    """The measure's own check on held-out text, at its scoring length."""
+    words: int
+    sensitivity: stats.Estimate          # held-out author windows called the author's
+    specificity: stats.Estimate          # held-out generic windows (unseen authors) called not hers
+    held_out_authors: list[str]
+    mode: str
+
+    @property
+    def fit(self) -> bool:
+        return self.sensitivity.mean >= FIT and self.specificity.mean >= FIT
+
+    def as_dict(self) -> dict:
+        return {"words": self.words, "mode": self.mode, "fit": self.fit, "held_out_authors": self.held_out_authors,
+                "sensitivity": self.sensitivity.as_dict(), "specificity": self.specificity.as_dict()}
+
+
+@dataclass
+class AuthorshipMeasure:
+    words: int = 150
+    seed: int = 0
+    regularisation: float = 10.0          # logistic regression's C (measured on the shared corpora)
+    held_out_share: float = 0.25          # share of generic authors kept out of training, for the check
+    per_author: int = 300                 # most windows any one generic author contributes
+    mode: str = AUTHOR
+    trained_windows: dict = field(default_factory=dict)
+    held_out: dict = field(default_factory=dict, repr=False)
+
+    def fit(self, author: list[str], generic: dict[str, list[str]], base_answers: list[str] = ()) -> "AuthorshipMeasure":
+        """`author`: the author's training-side texts; `generic`: texts by generic author (may be empty: then
+        the base model's answers are the generic side and the mode is "base distance")."""
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline, make_union
+
+        rng = random.Random(self.seed)
+        generic = {name: texts for name, texts in generic.items() if texts}
+        if not generic:
+            self.mode = BASE_DISTANCE
+            answers = [a for a in base_answers if first_window(a, self.words)]
+            rng.shuffle(answers)
+            cut = max(1, round(len(answers) * self.held_out_share)) if len(answers) > 1 else 0
+            generic = {"base model": answers[cut:]}
+            self.held_out = {"base model": answers[:cut]}
+        else:
+            names = sorted(generic)
+            rng.shuffle(names)
+            cut = max(1, round(len(names) * self.held_out_share)) if len(names) > 1 else 0
+            self.held_out = {name: generic[name] for name in names[:cut]}
+            generic = {name: generic[name] for name in names[cut:]}
+            if base_answers:
+                generic["base model"] = list(base_answers)
+        author_windows = [w for text in author for w in windows(text, self.words)]
+        generic_windows = []
+        for name, texts in sorted(generic.items()):
+            found = [w for text in texts for w in windows(text, self.words)] or \
+                [w for text in texts if (w := first_window(text, self.words))]
+            rng.shuffle(found)
+            generic_windows += found[: self.per_author]
+        if len(author_windows) < 2 or len(generic_windows) < 2:
+            raise ValueError(f"the authorship measure needs at least 2 windows of {self.words} words on each side "
+                             f"(author: {len(author_windows)}, generic: {len(generic_windows)}); give more text or "
+                             "a shorter authorship_words")
+        self.classifier = make_pipeline(
+            make_union(TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True, min_df=2,
+                                       max_features=300_000),
+                       TfidfVectorizer(analyzer="word", sublinear_tf=True, min_df=2)),
+            LogisticRegression(C=self.regularisation, class_weight="balanced", max_iter=5000))
+        self.classifier.fit(author_windows + generic_windows, [1] * len(author_windows) + [0] * len(generic_windows))
+        self.trained_windows = {"author": len(author_windows), "generic": len(generic_windows),
+                                "generic authors": len(generic)}
+        return self
+
+    def check(self, author_held_out: list[str]) -> Check:
+        """Sensitivity on the author's held-out documents, specificity on the held-out generic authors."""
+        author = [w for text in author_held_out for w in windows(text, self.words)]
+        rng = random.Random(self.seed)
+        generic = []
+        for texts in self.held_out.values():
+            found = [w for text in texts for w in windows(text, self.words)] or \
+                [w for text in texts if (w := first_window(text, self.words))]
+            rng.shuffle(found)
+            generic += found[: self.per_author]
+        hits = self._probabilities(author) > 0.5 if author else np.array([])
+        rejections = self._probabilities(generic) <= 0.5 if generic else np.array([])
+        return Check(self.words, stats.proportion(hits.astype(float).tolist()),
+                     stats.proportion(rejections.astype(float).tolist()), sorted(self.held_out), self.mode)
+
+    def _probabilities(self, texts: list[str]) -> np.ndarray:
+        return self.classifier.predict_proba(texts)[:, 1]
+
+    def probability(self, texts: list[str]) -> list[float | None]:
+        """P(author) of each text on its first `words` words; None for a text too short to judge."""
+        cut = [first_window(t, self.words) for t in texts]
+        scored = [c for c in cut if c is not None]
+        values = iter(self._probabilities(scored).tolist() if scored else [])
+        return [next(values) if c is not None else None for c in cut]
+
+    def author_like(self, texts: list[str]) -> list[float | None]:
+        """1 when the measure calls a text the author's, 0 when not, None when too short to judge."""
+        return [None if p is None else float(p > 0.5) for p in self.probability(texts)]
+
+    def pick_author(self, candidates: list[str]) -> int:
+        """Which candidate reads most like the author (the DigiDan choice), every candidate judged on the same
+        number of words (the shortest candidate's)."""
+        shortest = min(len(c.split()) for c in candidates)
+        cut = [" ".join(c.split()[:shortest]) for c in candidates]
+        return int(np.argmax(self._probabilities(cut)))

@@ -1,0 +1,100 @@
+"""A measure's values per arm, and what the study reports of them: an estimate per arm and paired contrasts.
+
+Every claim is comparative and every arm answers the same probes, so a measure keeps one value per probe
+and arm, aligned across arms (None where a value is excluded: an answer too short to judge, a verdict that
+could not be parsed). The headline of a claim is a **paired contrast** between two arms on the same probes,
+with the probes resampled once for all arms; the per-arm estimates are shown beside it. A short list of
+primary contrasts (`primary_contrasts` in the configuration) is Holm-corrected; everything else is
+exploratory and labelled so.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from . import stats
+from .arms import LABELS
+
+PROPORTION, MEAN = "proportion", "mean"
+# (arm, against): the comparisons every measure gets where both arms have values
+CONTRASTS = [("pretraining", "base"), ("instruction", "pretraining"), ("instruction", "base"),
+             ("sft_only", "instruction"), ("pretraining", "retrieval"), ("instruction", "retrieval"),
+             ("sft_only", "retrieval")]
+
+
+def label(arm: str) -> str:
+    return LABELS.get(arm, arm)
+
+
+@dataclass
+class Measure:
+    claim: str
+    name: str
+    unit: str                                  # what one value is about: "question", "held-out document", ...
+    kind: str                                  # PROPORTION (0/1 values) or MEAN
+    direction: str                             # how to read it: "higher = more like the author"
+    cannot_show: str
+    values: dict[str, list] = field(default_factory=dict)   # arm -> one value (or None) per unit
+    clusters: list[str] | None = None          # a cluster per unit (its document), resampled instead of units
+    excluded: dict[str, dict[str, int]] = field(default_factory=dict)  # arm -> reason -> count
+    reference: dict[str, float] = field(default_factory=dict)          # lines worth drawing (chance, author)
+    exploratory: bool = False                  # never a headline (not validated, or descriptive only)
+    note: str = ""
+    verdicts: dict[str, str] = field(default_factory=dict)             # arm -> a reading in words (DigiDan)
+
+    def n_units(self) -> int:
+        return max((len(v) for v in self.values.values()), default=0)
+
+
+def estimate(measure: Measure, values: list, resamples: int, seed: int) -> stats.Estimate:
+    if measure.clusters is not None:
+        groups: dict[str, list[float]] = {}
+        for cluster, value in zip(measure.clusters, values):
+            if value is not None:
+                groups.setdefault(cluster, []).append(value)
+        return stats.clustered_mean(list(groups.values()), resamples=resamples, seed=seed)
+    if measure.kind == PROPORTION:
+        return stats.proportion(values)
+    return stats.mean(values, resamples=resamples, seed=seed)
+
+
+def arm_rows(measure: Measure, resamples: int, seed: int) -> list[dict]:
+    """One row per arm: the estimate with its interval, the units it rests on and what was excluded."""
+    rows = []
+    for arm, values in measure.values.items():
+        e = estimate(measure, values, resamples, seed)
+        excluded = measure.excluded.get(arm, {})
+        rows.append({"claim": measure.claim, "measure": measure.name, "arm": label(arm), **e.as_dict(),
+                     "unit": measure.unit, "excluded": ", ".join(f"{k}: {v}" for k, v in excluded.items() if v),
+                     "direction": measure.direction, "exploratory": measure.exploratory})
+    return rows
+
+
+def contrast_name(measure: Measure, arm: str, against: str) -> str:
+    return f"{measure.name}: {label(arm)} - {label(against)}"
+
+
+def contrast_rows(measure: Measure, resamples: int, seed: int) -> list[dict]:
+    """The standard paired contrasts whose two arms both answered; probes resampled once for all of them."""
+    pairs = [(a, b) for a, b in CONTRASTS if a in measure.values and b in measure.values]
+    if not pairs:
+        return []
+    found = stats.paired(measure.values, pairs, binary=measure.kind == PROPORTION, resamples=resamples, seed=seed,
+                         clusters=measure.clusters)
+    return [{"claim": measure.claim, "contrast": contrast_name(measure, a, b), "measure": measure.name,
+             "arm": label(a), "against": label(b), **found[(a, b)].as_dict(), "unit": measure.unit,
+             "direction": measure.direction, "exploratory": measure.exploratory}
+            for a, b in pairs]
+
+
+def primary(contrasts: list[dict], declared: list[str]) -> tuple[list[dict], list[str]]:
+    """The declared primary contrasts with Holm-adjusted p-values, and the declared ones not found."""
+    by_name = {row["contrast"]: row for row in contrasts}
+    chosen = [dict(by_name[name], primary=True) for name in declared if name in by_name
+              and not by_name[name]["exploratory"] and not math.isnan(by_name[name].get("p_value") or math.nan)]
+    adjusted = stats.holm({row["contrast"]: row["p_value"] for row in chosen})
+    for row in chosen:
+        row["p_holm"] = adjusted[row["contrast"]]
+    missing = [name for name in declared if name not in {row["contrast"] for row in chosen}]
+    return chosen, missing
