@@ -76,6 +76,7 @@ REAL = {
         "* Label it\n  - in plain words\n  - before reading\n* Give sources\n* Read it last",   # sub-items
         "\u2022 Label it\n\u2022 Sources\n\u2022 Last",
         "- Label it   \n- Sources   \n- Last   \n",
+        "- Label it\n\n* * *\n\n- Sources\n- Last",                 # a thematic break is not an item
     ], [
         "- Label it\n- Give sources",
         "1. Label it\n2. Sources\n3. Last\n4. Ask why",
@@ -333,6 +334,10 @@ def test_copied_markers_never_count_and_check_markers_says_why():
 def test_the_new_context_probes_have_markers_the_prompt_does_not_contain():
     probes = rows("new_context.jsonl")
     assert len(probes) >= 16
+    stance.check_probe_file(probes, CONTEXT)
+    copied = dict(probes[2], new_markers=probes[2]["new_markers"][:-1] + ["signed form"])
+    with pytest.raises(ValueError, match=r"^new_context\.jsonl: line 3 \(ctx-03\): new_markers: 'signed form' occurs"):
+        stance.check_probe_file(probes[:2] + [copied], CONTEXT)
     for probe in probes:
         assert stance.check_markers(probe, prompt_of(probe)) is None, probe["id"]
         assert not stance.occurs(probe["new_markers"][0], probe["new_statement"])

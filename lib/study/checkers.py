@@ -24,7 +24,7 @@ from collections.abc import Callable
 WORD = re.compile(r"\b[\w'-]+\b")
 ABBREVIATIONS = {"dr", "mr", "mrs", "ms", "prof", "st", "vs", "etc", "e.g", "i.e", "cf", "fig", "approx",
                  "jr", "sr", "mt", "vol", "p", "pp", "ed", "eds", "al"}
-BULLET = re.compile(r"^(\s*)(?:[-*\u2022+]|\d{1,2}[.)])\s+\S")
+BULLET = re.compile(r"^(\s*)(?:[-*\u2022+]|\d{1,2}[.)])\s+(?=[^\n]*\w)\S")
 EMPHASIS = "*_`\"'\u201c\u201d\u2018\u2019 "
 
 

@@ -12,9 +12,11 @@ mind into the prompt, asks a question, and lists `new_markers` (phrasings of the
   longer", "rather than"), not inside a rejecting or past-self frame ("I reject the idea that", "it is wrong
   to say", "I once thought", "the claim that ... is mistaken"), and not in a sentence the next one rejects
   ("That is wrong.", "I disagree.").
-Each side scores the number of distinct markers asserted; more wins, a tie is "neither". The rules are
-validated on labelled answers (followers, keepers, quoting rejecters and accepters, evasive answers) in
-tests/test_steering.py; they are a reading aid, not a parser, and the report says so.
+An answer that quotes or reports one side's view and then explicitly rejects it scores nothing for that side
+(`rejected_views`). Each side scores the number of distinct markers asserted; more wins, a tie is "neither".
+The rules are validated on labelled answers (followers, keepers, quoting rejecters and accepters, evasive
+answers) in tests/test_steering.py. They are heuristics, not a parser: a follower who puts the new view in
+words no marker anticipates reads as "neither", so "follows the new statement" is a lower bound.
 """
 
 from __future__ import annotations
@@ -253,3 +255,15 @@ def check_markers(probe: dict, prompt: str) -> str | None:
             if occurs(new, old.replace("*", "")) or occurs(old, new.replace("*", "")):
                 return f"{new!r} (new) and {old!r} (corpus) overlap; the two lists must share nothing"
     return None
+
+
+def check_probe_file(rows: list[dict], template: str, path: str = "new_context.jsonl",
+                     lines: list[int] | None = None) -> None:
+    """Refuse new-context probes whose markers `check_markers` rejects, with a one-line ValueError naming the
+    file and the line. `template` builds the prompt as the study does ("...{statement}...{question}")."""
+    for i, row in enumerate(rows):
+        prompt = template.format(statement=row.get("new_statement", ""), question=row.get("question", ""))
+        why = check_markers(row, prompt)
+        if why:
+            line = lines[i] if lines else i + 1
+            raise ValueError(f"{path}: line {line} ({row.get('id')}): {why}")
