@@ -1,21 +1,15 @@
-"""The probe study's measures, each with a case where it must come out high and one where it must be low,
-and the whole study on the tiny model."""
+"""The probe study's smaller instruments: retrieval, intervals, the questionnaire, the probe files."""
 
 import json
-import random
 import re
 
 import numpy as np
 import pytest
 
 from lib.data import cleaning, corpus
-from lib.study import (checkers, domination, inextricability, probes, questionnaire, replica, report, stats,
-                       steerability, stylometry)
-from lib.study import study as study_mod
+from lib.study import probes, questionnaire, stats
 from lib.study.retrieval import Retriever
-from tests.conftest import ROOT, SAMPLE, SHARED_CORPORA, needs_shared
-
-GENERAL = (ROOT / "data/sample/general_reference.txt").read_text()
+from tests.conftest import ROOT, SAMPLE
 
 
 @pytest.fixture(scope="module")
@@ -23,73 +17,7 @@ def sample_docs():
     return cleaning.clean_corpus(corpus.load_corpus(SAMPLE, verbose=False))[0]
 
 
-# --- instruction checkers -----------------------------------------------------------------------------
-
-CASES = [
-    ({"kind": "max_words", "n": 5}, "Families decide together.", "Families decide together with the physician."),
-    ({"kind": "min_words", "n": 5}, "A story is read over a whole life.", "Too short."),
-    ({"kind": "max_sentences", "n": 2}, "One. Two!", "One. Two. Three?"),
-    ({"kind": "include_words", "words": ["garden", "compass"]}, "A compass in the garden.", "A garden only."),
-    ({"kind": "forbid_words", "words": ["story", "narrative"]}, "A life read whole.", "The narrative self."),
-    ({"kind": "no_commas"}, "No commas here at all.", "Here, a comma."),
-    ({"kind": "lowercase"}, "all lower case here.", "One Capital here."),
-    ({"kind": "bullets", "n": 3}, "Points:\n- one\n- two\n* three", "- one\n- two"),
-    ({"kind": "json", "keys": ["position", "reason"]}, '```json\n{"position": "no", "reason": "x"}\n```',
-     '{"position": "no"}'),
-    ({"kind": "end_with", "phrase": "That is my view."}, "Families decide. That is my view.", "That is my view. Yes."),
-    ({"kind": "title"}, "<<On Families>>\nText.", "On Families\nText."),
-    ({"kind": "paragraphs", "n": 2}, "First.\n\nSecond.", "First.\nSecond."),
-    ({"kind": "postscript", "marker": "P.S."}, "Answer.\n\nP.S. Read Ricoeur.", "Answer. Read Ricoeur."),
-]
-
-
-@pytest.mark.parametrize("spec, good, bad", CASES, ids=[c[0]["kind"] for c in CASES])
-def test_instruction_checkers_accept_and_reject(spec, good, bad):
-    assert checkers.check(good, spec) is True
-    assert checkers.check(bad, spec) is False
-
-
-def test_every_kind_in_the_probe_file_has_a_checker_and_empty_answers_fail():
-    rows = [json.loads(line) for line in (ROOT / "data/probes/instructions.jsonl").read_text().splitlines() if line]
-    kinds = {r["check"]["kind"] for r in rows}
-    assert len(kinds) >= 10 and kinds <= set(checkers.CHECKERS)
-    assert not any(checkers.check("", r["check"]) for r in rows if r["check"]["kind"] != "forbid_words")
-    with pytest.raises(ValueError, match="unknown instruction kind"):
-        checkers.check("x", {"kind": "haiku"})
-
-
-# --- stance, authorship ---------------------------------------------------------------------------
-
-def test_stance_follows_the_markers():
-    new, old = ["follow it to the letter", "binding"], ["narrative self", "interpretation"]
-    assert steerability.stance("It is binding: follow it to the letter.", new, old) == "new"
-    assert steerability.stance("Read the narrative self; it is interpretation.", new, old) == "corpus"
-    assert steerability.stance("I cannot say.", new, old) == "neither"
-
-
-# --- domination measures ----------------------------------------------------------------------------
-
-def test_hedges_and_boosters():
-    hedgy = "Perhaps it might be so; it seems likely, but I think it is unclear."
-    firm = "Clearly it is so. It must be done, and it is certainly right; of course it is."
-    assert domination.per_100_words(hedgy, domination.HEDGES) > 20 > domination.per_100_words(firm, domination.HEDGES)
-    assert domination.per_100_words(firm, domination.BOOSTERS) > 20 > domination.per_100_words(hedgy, domination.BOOSTERS)
-
-
-def test_readability_and_support():
-    easy = "The cat sat. The dog ran. We had fun."
-    hard = ("Notwithstanding considerable epistemological indeterminacy, institutional deliberation "
-            "presupposes unquestionably sophisticated interpretative responsibilities.")
-    assert domination.flesch_reading_ease(easy) > 80 > 0 > domination.flesch_reading_ease(hard)
-    passages = ["A person is not a bundle of preferences sampled at intervals."]
-    assert domination.support("A person is not a bundle of preferences.", passages) == 1.0
-    assert domination.support("Tides rise twice daily along coasts.", passages) == 0.0
-
-
-def test_judge_answers_are_parsed():
-    assert domination.judge_choice("B") == "B" and domination.judge_choice("Answer A sounds surer.") == "A"
-    assert domination.judge_choice("Neither.") is None
-
+# --- retrieval and intervals ------------------------------------------------------------------------
 
 def test_retrieval_returns_the_right_document(sample_docs):
     chunks = [{"text": d.text, "document": d.name} for d in sample_docs]
