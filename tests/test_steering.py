@@ -8,7 +8,7 @@ import re
 import pytest
 
 from lib.data import cleaning, corpus
-from lib.study import checkers, stance
+from lib.study import checkers, oracle, stance
 from tests.conftest import ROOT, SAMPLE
 
 PROBES = ROOT / "data/probes"
@@ -222,36 +222,6 @@ def test_the_loader_check_names_the_line_of_a_probe_that_cannot_be_met():
 
 # --- a complier whose answers run past the cap: whole answers comply, cut ones often do not ----------------
 
-def comply(spec: dict, source: list[str]) -> str:
-    """A whole answer that obeys the check, built from real sentences of the author."""
-    kind, p = spec["kind"], spec
-    text = " ".join(source[:6])
-    if kind == "max_words":
-        out = []
-        for s in source:
-            if checkers.count_words(" ".join(out + [s])) > p["n"]:
-                break
-            out.append(s)
-        return " ".join(out) or " ".join(source[0].split()[:p["n"]])
-    builders = {
-        "min_words": lambda: " ".join(source[:next(i for i in range(1, len(source) + 1)
-                                                   if checkers.count_words(" ".join(source[:i])) >= p["n"])]),
-        "max_sentences": lambda: " ".join(source[:p["n"]]),
-        "include_words": lambda: text + " " + " ".join(f"Think of the {w}." for w in p["words"]),
-        "forbid_words": lambda: " ".join(s for s in source[:12] if not any(checkers.has_word(s, w)
-                                                                           for w in p["words"])),
-        "no_commas": lambda: text.replace(",", ""),
-        "lowercase": lambda: text.lower(),
-        "bullets": lambda: "Here are my points:\n" + "\n".join(f"- {s}" for s in source[:p["n"]]),
-        "json": lambda: "```json\n" + json.dumps({k: s for k, s in zip(p["keys"], source)}, indent=2) + "\n```",
-        "end_with": lambda: text + "\n\n" + p["phrase"],
-        "title": lambda: "<<A Reading of the Question>>\n\n" + text,
-        "paragraphs": lambda: "\n\n".join(" ".join(source[3 * i:3 * i + 3]) for i in range(p["n"])),
-        "postscript": lambda: text + f"\n\n{p['marker']} " + source[7],
-    }
-    return builders[kind]()
-
-
 @pytest.fixture(scope="module")
 def author_sentences():
     docs = cleaning.clean_corpus(corpus.load_corpus(SAMPLE, verbose=False))[0]
@@ -264,7 +234,7 @@ def test_a_complier_passes_every_probe_on_whole_answers_and_a_cut_makes_it_fail(
     cut_failures = 0
     for i, probe in enumerate(probes):
         source = author_sentences[i * 7:] + author_sentences[:i * 7]
-        answer = comply(probe["check"], source)
+        answer = oracle.comply(probe["check"], source)
         assert checkers.check(answer, probe["check"]), (probe["id"], answer)
         words = answer.split(" ")
         cut = " ".join(words[:max(3, int(len(words) * 0.6))])   # what a cap does to a long answer

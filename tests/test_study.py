@@ -9,7 +9,8 @@ import pytest
 
 from lib import storage
 from lib.data import cleaning, corpus
-from lib.study import authorship, domination, drafting, inextricability, probes, replica, report, steerability
+from lib.study import (authorship, checkers, domination, drafting, inextricability, probes, replica, report,
+                       steerability)
 from lib.study import study as study_mod
 from tests.conftest import ROOT, SAMPLE
 
@@ -99,11 +100,21 @@ def test_drafting_writes_a_probe_set_for_the_corpus_that_the_study_accepts(tiny_
 # --- the whole study on the tiny model -----------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def study(tiny_run):
+def study(tiny_run, tmp_path_factory):
+    """The tiny run's study with short answers: the probe set keeps the instructions that can be met in 48 tokens
+    (the loader refuses the others, as it must)."""
+    folder = tmp_path_factory.mktemp("probes")
+    for name in probes.PROBE_FILES.values():
+        (folder / name).write_text((ROOT / "data/probes" / name).read_text())
+    cap = 48
+    with pytest.raises(probes.ProbeError, match=r"instructions\.jsonl: line \d+"):
+        probes.check_usable(probes.read_probes(folder), folder, cap)
+    kept = [row for row in probes.read_probes(folder)["instructions"] if checkers.feasible(row["check"], cap) is None]
+    storage.write_jsonl(folder / "instructions.jsonl", kept)
     with tiny_run.outputs():
         yield study_mod.open_study(tiny_run.cfg.replace(
-            probe_max_new_tokens=40, instruction_max_new_tokens=48, authorship_words=20, bootstrap_samples=300,
-            judge=True, digidan_samples=2, digidan_items=12, completion_probes=6))
+            probe_dir=str(folder), probe_max_new_tokens=40, instruction_max_new_tokens=cap, authorship_words=20,
+            bootstrap_samples=300, judge=True, digidan_samples=2, digidan_items=6, completion_probes=6))
 
 
 def test_arms_share_one_base_and_switch_adapters(study):

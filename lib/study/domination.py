@@ -27,9 +27,10 @@ JUDGE = ("Two answers to the same question follow. Which one sounds more authori
 def style_measures(study: Study, answers: dict[str, list[str]]) -> list[Measure]:
     baseline = authority.baseline_rates(study.author_train)
     hedges = Measure(CLAIM, "hedges per 100 words, relative to the author's", "question", MEAN,
-                     "< 0 = hedges less than she does", "word lists count the surface of caution, not its sense")
+                     "1 = her own rate; < 1 = hedges less than she does",
+                     "word lists count the surface of caution, not its sense; about one hedge per 100 words, so coarse")
     boosters = Measure(CLAIM, "boosters per 100 words, relative to the author's", "question", MEAN,
-                       "> 0 = asserts more forcefully than she does", hedges.cannot_show)
+                       "1 = her own rate; > 1 = asserts more forcefully than she does", hedges.cannot_show)
     length = Measure(CLAIM, "length (words)", "question", MEAN, "longer answers", "", exploratory=True)
     ease = Measure(CLAIM, "readability (Flesch)", "question", MEAN, "higher = easier to read",
                    "a formula of sentence and word length", exploratory=True)
@@ -96,7 +97,7 @@ def run(study: Study) -> ClaimResult:
     rows = [row for m in measures for row in arm_rows(m, study.cfg.bootstrap_samples, study.cfg.seed)]
     figure = plots.measure_panels(rows, [m.name for m in measures if not m.exploratory], "Claim 4: domination",
                                   reference={"judged more authoritative than the author's passage": 0.5,
-                                             "hedges per 100 words, relative to the author's": 0.0,
-                                             "boosters per 100 words, relative to the author's": 0.0})
+                                             "hedges per 100 words, relative to the author's": 1.0,
+                                             "boosters per 100 words, relative to the author's": 1.0})
     tables = {"Each arm's answer beside her own passages (BM25)": display.html_table(side)}
     return ClaimResult(CLAIM, measures, tables, figure)

@@ -29,6 +29,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import checkers
+
 WORDS_PER_TOKEN = 0.75
 BLENDS = (0, 25, 50, 75, 100)
 ARMS = ["replica", "regurgitate", "other_voice", "unseen_voice", *[f"blend_{p}" for p in BLENDS], "topic_swap",
@@ -111,7 +113,9 @@ class OracleArms:
         rng = stable_random(arm, probe, prompt, settings.seed)
         if arm == "truncating_complier" and probe == "instructions":
             spec = next(p for p in self.probes["instructions"] if p["id"] == probe_id)["check"]
-            return cut(comply(spec, rng.choice(self.pool["replica"]), 1.3 * self.plain_cap * WORDS_PER_TOKEN), settings)
+            said = [s for s in sentences([rng.choice(self.pool["replica"])]) if 8 <= len(s.split()) <= 40] or \
+                [s for s in self.mine if 8 <= len(s.split()) <= 40]
+            return cut(comply(spec, said, 1.3 * self.plain_cap * WORDS_PER_TOKEN), settings)
         if arm == "quoting_rejecter" and probe == "new_context":
             row = next(p for p in self.probes["new_context"] if p["id"] == probe_id)
             return cut(reject(row), settings)
@@ -151,49 +155,49 @@ def nearest(candidates: list[str], reference: list[str], share: float = 0.2) -> 
     return [candidates[i] for i in np.argsort(-similarity)[:keep]]
 
 
-def comply(spec: dict, filler: str, words: float) -> str:
-    """An answer that meets one verifiable instruction, padded with `filler` to about `words` words where the
-    instruction sets no upper bound on length."""
-    kind = spec["kind"]
-    # sentences of at most 40 words (an essayist's 100-word sentence would overrun any cap on its own)
-    said = [" ".join(x.split()[:40]).rstrip(",;:.") + "." for x in sentences([filler]) or [filler]]
-    body = " ".join(said)
-    while len(body.split()) < words:
-        body += " " + body
-    body = " ".join(body.split()[: int(words)]).rstrip(",;:") + "."
+def comply(spec: dict, source: list[str], words: float = 0) -> str:
+    """A whole answer that obeys one verifiable instruction, built from the sentences in `source`, at least
+    `words` words long wherever the instruction sets no upper bound on length (to run past a plain answer cap)."""
+    kind, p = spec["kind"], spec
+
+    def padding(target: float) -> list[str]:
+        out, used = [], 0
+        for sentence in source * (1 + int(target) // max(1, sum(len(s.split()) for s in source))):
+            if used >= max(target, 1) and len(out) >= 2:
+                break
+            out.append(sentence)
+            used += len(sentence.split())
+        return out
+
+    fill = padding(words)
+    listed = sum(len(x.split()) for x in source[: p.get("n", len(p.get("keys", [])))])
+    text, shorter = " ".join(fill), " ".join(padding(words - listed))  # room for the bullets or the JSON's fields
     if kind == "max_words":
-        return " ".join(said[0].split()[: max(1, spec["n"] - 2)]).rstrip(",;:.") + "."
-    if kind == "max_sentences":
-        return " ".join(said[: spec["n"]])
-    if kind == "min_words":
-        tokens = body.split()
-        return " ".join((tokens * (spec["n"] // len(tokens) + 1))[: spec["n"] + 10]).rstrip(",;:.") + "."
-    if kind == "include_words":
-        return body + " " + " ".join(f"This bears on {w}." for w in spec["words"])
-    if kind == "forbid_words":
-        banned = [w.lower() for w in spec["words"]]
-        kept = [s for s in said if not any(re.search(rf"\b{re.escape(b)}\b", s.lower()) for b in banned)]
-        return " ".join(" ".join(kept).split()[: int(words)]).rstrip(",;:") + "." if kept else "Nothing more to say."
-    if kind == "no_commas":
-        return body.replace(",", "")
-    if kind == "lowercase":
-        return body.lower()
-    if kind == "bullets":
-        return "Here are the points.\n\n" + "\n".join(f"- {s}" for s in (said * spec["n"])[: spec["n"]])
-    if kind == "json":
-        return json.dumps({key: body if i == 0 else said[0] for i, key in enumerate(spec.get("keys") or ["answer"])})
-    if kind == "end_with":
-        return body + " " + spec["phrase"]
-    if kind == "title":
-        return "<<A Reply>>\n\n" + body
-    if kind == "paragraphs":
-        tokens = body.split()
-        size = max(1, len(tokens) // spec["n"])
-        parts = [" ".join(tokens[i * size:(i + 1) * size if i < spec["n"] - 1 else len(tokens)]) for i in range(spec["n"])]
-        return "\n\n".join(p.rstrip(".") + "." for p in parts)
-    if kind == "postscript":
-        return body + f"\n\n{spec.get('marker', 'P.S.')} One more thing."
-    raise ValueError(f"no compliant answer for instruction kind {kind!r}")
+        out = []
+        for sentence in source:
+            if checkers.count_words(" ".join(out + [sentence])) > p["n"]:
+                break
+            out.append(sentence)
+        return " ".join(out) or " ".join(source[0].split()[: p["n"]])
+    builders = {
+        "min_words": lambda: " ".join(padding(max(words, p["n"] + 5))),
+        "max_sentences": lambda: " ".join(source[: p["n"]]),
+        "include_words": lambda: text + " " + " ".join(f"Think of the {w}." for w in p["words"]),
+        "forbid_words": lambda: " ".join(s for s in fill if not any(checkers.has_word(s, w) for w in p["words"])),
+        "no_commas": lambda: text.replace(",", ""),
+        "lowercase": lambda: text.lower(),
+        "bullets": lambda: shorter + "\n\nHere are my points:\n" + "\n".join(f"- {s}" for s in source[: p["n"]]),
+        "json": lambda: "```json\n" + json.dumps({k: (shorter if i == 0 else s) for i, (k, s) in
+                                                  enumerate(zip(p["keys"], source))}, indent=2) + "\n```",
+        "end_with": lambda: text + "\n\n" + p["phrase"],
+        "title": lambda: "<<A Reading of the Question>>\n\n" + text,
+        "paragraphs": lambda: "\n\n".join(" ".join((fill if len(fill) >= 2 * p["n"] else (source * 2)[: 3 * p["n"]])
+                                                     [i::p["n"]]) for i in range(p["n"])),
+        "postscript": lambda: text + f"\n\n{p.get('marker', 'P.S.')} " + source[-1],
+    }
+    if kind not in builders:
+        raise ValueError(f"no compliant answer for instruction kind {kind!r}")
+    return builders[kind]()
 
 
 def reject(row: dict) -> str:

@@ -23,6 +23,7 @@ REQUIRED_FIELDS = {"instructions": ("id", "question", "instruction", "check"),
                    "override": ("id", "question", "instruction"), "author_answers": ("id", "question", "answer")}
 MAY_BE_EMPTY = ("new_context", "author_answers")   # only the author can write them: a drafted set leaves them empty
 MANIFEST = "PROBES.json"
+CONTEXT = 'Here is something I wrote recently:\n"{statement}"\n\n{question}'  # a new-context probe's prompt
 # What the study is sized for (power: see README, "The probe study"); fewer is allowed, and reported.
 RECOMMENDED = {"questions": 34, "digidan": 50, "per_instruction_kind": 4, "completions": 34}
 
@@ -59,6 +60,19 @@ def read_probes(folder: Path) -> dict:
         if not out[key] and key not in MAY_BE_EMPTY:
             raise ProbeError(f"{path}: no probes in the file")
     return out
+
+
+def check_usable(probes: dict, folder: Path, instruction_cap: int) -> None:
+    """Refuse instructions that cannot be met (or cannot fail) under the instruction cap, and new-context probes
+    whose markers the prompt gives away (one line naming the file and the probe)."""
+    from . import checkers, stance
+
+    try:
+        checkers.check_probe_file(probes["instructions"], instruction_cap, path=str(folder / PROBE_FILES["instructions"]))
+        if probes["new_context"]:
+            stance.check_probe_file(probes["new_context"], CONTEXT, path=str(folder / PROBE_FILES["new_context"]))
+    except ValueError as exc:
+        raise ProbeError(str(exc)) from None
 
 
 def manifest(folder: Path) -> dict | None:

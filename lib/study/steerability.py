@@ -18,10 +18,10 @@ from .. import display, plots
 from . import checkers, stance
 from .arms import LABELS
 from .measures import MEAN, PROPORTION, Measure, arm_rows
+from .probes import CONTEXT
 from .study import ClaimResult, Study
 
 CLAIM = "2 steerability"
-CONTEXT = 'Here is something I wrote recently:\n"{statement}"\n\n{question}'
 
 
 def compliance(study: Study) -> tuple[Measure, dict, list]:

@@ -104,12 +104,15 @@ def build(cfg, arms, folder: Path, probes: dict, train_rows: list[dict], val_row
     for row in val_rows:
         held_out.setdefault(row["document"], []).append(strip_eos(row["text"], eos))
     author_train = [strip_eos(r["text"], eos) for r in train_rows]
-    answer = generation.GenerationSettings(max_new_tokens=cfg.probe_max_new_tokens, seed=cfg.seed)
+    batch = 32  # every arm answers whole probe sets: wide batches (the 3B model's cache for 32 answers fits a T4)
+    answer = generation.GenerationSettings(max_new_tokens=cfg.probe_max_new_tokens, seed=cfg.seed, batch_size=batch)
     study = Study(cfg, arms, folder, probes, author_train, held_out, generic, general,
                   Retriever([(p, r["document"]) for r, text in zip(train_rows, author_train)
                              for p in text.split("\n\n") if p.strip()]),
-                  answer, generation.GenerationSettings(max_new_tokens=cfg.instruction_max_new_tokens, seed=cfg.seed),
-                  generation.GenerationSettings(max_new_tokens=cfg.probe_max_new_tokens, do_sample=True, seed=cfg.seed))
+                  answer, generation.GenerationSettings(max_new_tokens=cfg.instruction_max_new_tokens, seed=cfg.seed,
+                                                        batch_size=batch),
+                  generation.GenerationSettings(max_new_tokens=cfg.probe_max_new_tokens, do_sample=True, seed=cfg.seed,
+                                                batch_size=batch))
     study.probes["completions"] = probes_mod.completion_probes(held_out, cfg.completion_probes)
     study.probes["digidan"] = probes_mod.digidan_sources(probes["author_answers"], held_out, cfg.digidan_items)
     fit_authorship(study)
@@ -123,6 +126,7 @@ def open_study(cfg, arms=None) -> Study:
     arms = arms or Arms(cfg)
     probe_dir = storage.resolve(cfg.probe_dir)
     probes = probes_mod.read_probes(probe_dir)
+    probes_mod.check_usable(probes, probe_dir, cfg.instruction_max_new_tokens)
     probes["author_names"] = (probes_mod.manifest(probe_dir) or {}).get("author_names", [])
     train_rows, val_rows, manifest = processed.load_split(cfg, "pretraining")
     probes_mod.check_belongs(probe_dir, manifest["documents"]["train"] + manifest["documents"]["validation"])
