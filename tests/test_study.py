@@ -106,7 +106,7 @@ def study(tiny_run, tmp_path_factory):
     folder = tmp_path_factory.mktemp("probes")
     for name in probes.PROBE_FILES.values():
         (folder / name).write_text((ROOT / "data/probes" / name).read_text())
-    cap = 48
+    cap = 64
     with pytest.raises(probes.ProbeError, match=r"instructions\.jsonl: line \d+"):
         probes.check_usable(probes.read_probes(folder), folder, cap)
     kept = [row for row in probes.read_probes(folder)["instructions"] if checkers.feasible(row["check"], cap) is None]
