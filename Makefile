@@ -16,12 +16,13 @@ DEMO_ARGS ?= --model tiny --load_in_4bit false --max_seq_length 256 --max_steps 
 setup: $(STAMP)
 
 # CPU torch first, then everything else with torch held where it is (no multi-GB CUDA build).
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt requirements-nodeps.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q $(TORCH)
 	$(PY) -c "import torch; print('torch==' + torch.__version__)" > $(VENV)/constraints.txt
 	$(PY) -m pip install -q -r requirements.txt -r requirements-dev.txt -c $(VENV)/constraints.txt
+	$(PY) -m pip install -q --no-deps -r requirements-nodeps.txt
 	touch $(STAMP)
 
 demo: setup
