@@ -88,6 +88,21 @@ class GenerationClock:
                 "tokens": self.tokens, "seconds": round(self.seconds, 1)}
 
 
+def full_size_probes(cfg, folder: Path) -> Path:
+    """The bundled probe set at its full sizes, declared to belong to the benchmark's corpus (the study refuses
+    another corpus's probes; for a timing, what is asked matters, not whose questions they are)."""
+    import shutil
+
+    from lib import storage
+    from lib.data import processed
+
+    shutil.copytree(ROOT / "data" / "probes", folder, dirs_exist_ok=True)
+    documents = processed.read_manifest(cfg)["documents"]
+    storage.write_json(folder / "PROBES.json", {"corpus": cfg.corpus, "author_names": [],
+                                                "documents": documents["train"] + documents["validation"]})
+    return folder
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default="/tmp/llama-3b-shape")
@@ -108,6 +123,7 @@ def main() -> None:
         decoding.supported = lambda model: False  # every generation through Hugging Face's generate
     cfg = config.load_config(ROOT / "config.yaml", model=args.model, run_name=args.run_name,
                              processed_dir=args.processed_dir)
+    cfg = cfg.replace(probe_dir=str(full_size_probes(cfg, Path(args.outputs) / "probes")))
     clock = GenerationClock({})
     steps, started = [], time.perf_counter()
 
@@ -126,7 +142,8 @@ def main() -> None:
 
     def blinded():
         arm = cfg.questionnaire_arm if cfg.questionnaire_arm in study.arms.names else study.arms.names[-1]
-        return questionnaire.save(study.folder, replica.digidan_items(study, arm), cfg.seed, cfg.questionnaire_arm)
+        return questionnaire.save(study.folder, replica.digidan_items(study, arm)[0], cfg.seed, cfg.questionnaire_arm,
+                                  run_id=study.run_id)
 
     cell("questionnaire", blinded)
     claims.append(cell("claim 4", lambda: domination.run(study)))
