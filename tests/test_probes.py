@@ -152,15 +152,6 @@ def test_retrieval_returns_the_right_document(sample_docs):
     assert retriever.search("checklist advance directive values letter", k=1)[0].document == "against_the_checklist.txt"
 
 
-def test_bootstrap_intervals():
-    rng = np.random.default_rng(0)
-    small = stats.bootstrap_mean(rng.normal(1, 1, 10), seed=1)
-    large = stats.bootstrap_mean(rng.normal(1, 1, 400), seed=1)
-    assert small.low < small.mean < small.high and large.low < large.mean < large.high
-    assert (large.high - large.low) < (small.high - small.low)
-    assert stats.bootstrap_mean([1, 1, 1]).low == 1 and stats.bootstrap_mean([]).n == 0
-
-
 # --- the questionnaire --------------------------------------------------------------------------------
 
 def test_questionnaire_round_trip(tmp_path):
