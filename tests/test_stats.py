@@ -210,8 +210,8 @@ def crossed_coverage(respondents: int, items: int, rate: float, skill_sd: float,
 def test_crossed_coverage(respondents, items):
     for case in CROSSED_CASES:
         coverage = crossed_coverage(respondents, items, *case)
-        if respondents < inf.FEW_RESPONDENTS:   # kept conservative on purpose, and the method says so
-            assert LOW <= coverage <= 0.99 and "conservative" in stats.crossed(
+        if respondents < inf.FEW_RESPONDENTS:   # errs wide, and the method says so
+            assert LOW <= coverage <= 0.99 and "errs wide" in stats.crossed(
                 [(f"r{r}", f"i{i}", float((r + i) % 2)) for r in range(respondents) for i in range(items)]).method
         else:
             assert LOW <= coverage <= HIGH, (respondents, items, case, coverage)
@@ -269,6 +269,15 @@ def test_no_interval_is_zero_width():
     assert shift.mean == pytest.approx(0.1) and shift.low < 0.1 < shift.high
     zeros = stats.crossed([(f"r{r}", f"i{i}", 0.0) for r in range(5) for i in range(10)])
     assert zeros.low == 0 and zeros.high > 0.2
+
+
+def test_tied_values_keep_a_bounded_interval():
+    """Resamples that draw only one value (common with ties) must not make the bootstrap-t unbounded."""
+    tied = stats.mean([1.0] * 11 + [0.0], bounds=(0, 1))
+    assert 0.5 < tied.low < tied.mean < tied.high == 1.0 and np.isfinite(stats.mean([1.0] * 11 + [0.0]).low)
+    rates = stats.mean([0.0] * 9 + [2.5, 4.0, 1.0])
+    assert np.isfinite(rates.low) and np.isfinite(rates.high) and rates.low < rates.mean < rates.high
+    assert stats.bootstrap_mean([1, 1, 0, 1]) == stats.proportion([1, 1, 0, 1]), "0/1 values get Wilson"
 
 
 def test_few_units_say_so():

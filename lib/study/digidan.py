@@ -176,10 +176,15 @@ def build_items(real_items: list[dict], sample: Callable[[str, int], str], n_mac
 
 
 def verdict(estimate: stats.Estimate, chance: float, alpha: float = 0.05) -> str:
-    """The two-sided reading of a pick rate against chance."""
+    """The two-sided reading of a pick rate against chance: by its p-value, or where it has none (people
+    scored over respondents and items) by whether its interval holds chance."""
     if not estimate.n:
         return "no items"
-    if estimate.p_value is None or estimate.p_value >= alpha:
+    if estimate.p_value is not None:
+        unclear = estimate.p_value >= alpha
+    else:
+        unclear = not estimate.low > chance and not estimate.high < chance
+    if unclear:
         return "indistinguishable at this sample size"
     if estimate.mean > chance:
         return "distinguishable: the real answer stands out"

@@ -8,6 +8,7 @@ Arrays in, arrays out; NaN marks a missing value (a probe an arm did not answer)
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 from scipy import stats as sps
@@ -43,8 +44,11 @@ def binomial_p(n: int, p: float) -> np.ndarray:
 
 
 def _quantiles(t: np.ndarray, confidence: float) -> np.ndarray:
-    """Equal-tailed quantiles of bootstrap statistics per row, order statistics only (they may be infinite)."""
-    return np.nanquantile(t, [(1 - confidence) / 2, (1 + confidence) / 2], axis=-1, method="inverted_cdf")
+    """Equal-tailed quantiles of bootstrap statistics per row (order statistics); NaN for a row without any
+    (no data, or constant data, which the callers answer otherwise)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanquantile(t, [(1 - confidence) / 2, (1 + confidence) / 2], axis=-1, method="inverted_cdf")
 
 
 def _tail_p(t: np.ndarray, observed: np.ndarray) -> np.ndarray:
@@ -56,13 +60,11 @@ def _tail_p(t: np.ndarray, observed: np.ndarray) -> np.ndarray:
     return np.clip(2 * np.minimum(upper, lower) / valid, 1 / valid, 1.0)
 
 
-def _studentize(estimate, resampled, se_resampled):
-    """(resampled - estimate) / se; a resample without spread counts as infinitely far (or at no distance)."""
+def _studentize(estimate, resampled, se_resampled, se):
+    """(resampled - estimate) / its se. A resample without spread (all draws alike: common with tied values)
+    is scaled by the data's own se instead, so a few such draws cannot make the interval unbounded."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        t = (resampled - estimate) / se_resampled
-    degenerate = ~(se_resampled > 0)
-    t = np.where(degenerate, np.sign(resampled - estimate) * np.inf, t)
-    return np.where(degenerate & (resampled == estimate), 0.0, t)
+        return (resampled - estimate) / np.where(se_resampled > 1e-9 * se, se_resampled, se)
 
 
 # --- independent units -------------------------------------------------------------------------------
@@ -91,8 +93,7 @@ def bootstrap_t(data, draws: np.ndarray, confidence: float = 0.95):
         c, s1, s2 = valid @ times.T, x @ times.T, (x ** 2) @ times.T
         shift = s1 / c                                    # resampled mean minus the mean
         ses = np.sqrt(np.maximum(s2 - c * shift ** 2, 0) / (c - 1) / c)
-        t = _studentize(0.0, np.where(c > 0, shift, np.nan), np.where(c > 1, ses, 0.0))
-        t = np.where(c > 0, t, np.nan)
+        t = np.where(c > 0, _studentize(0.0, shift, np.where(c > 1, ses, 0.0), se[:, None]), np.nan)
         q_low, q_high = _quantiles(t, confidence)
         p = _tail_p(t, mean / se)
     return mean, mean - q_high * se, mean - q_low * se, p, count
@@ -150,7 +151,7 @@ def cluster_intervals(totals, counts, draws: np.ndarray, confidence: float = 0.9
             resampled = (w * tot).sum(2) / size
             weight = np.where(cnt > 0, w / (1 - cnt / size[..., None]), 0.0)
             var = (weight * (tot - resampled[..., None] * cnt) ** 2).sum(2) / size ** 2
-            t = _studentize(ratio[part, None], resampled, np.sqrt(var))
+            t = _studentize(ratio[part, None], resampled, np.sqrt(var), se[part, None])
             q_low, q_high = _quantiles(t, confidence)
             use = groups[part] >= MIN_RESAMPLED_CLUSTERS
             low[part] = np.where(use, np.minimum(low[part], ratio[part] - q_high * se[part]), low[part])

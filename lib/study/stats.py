@@ -121,8 +121,11 @@ def mean(values, resamples: int = 2000, seed: int = 0, confidence: float = 0.95,
 
 
 def bootstrap_mean(values, resamples: int = 2000, seed: int = 0, confidence: float = 0.95) -> Estimate:
-    """Deprecated name for callers not yet rewired: now `mean` (bootstrap-t, not the percentile bootstrap)."""
-    return mean(values, resamples, seed, confidence)
+    """Deprecated name for callers not yet rewired: `proportion` for 0/1 values, else `mean`."""
+    data = _clean(values)
+    if data.size and np.isin(data, (0.0, 1.0)).all():
+        return proportion(data, confidence)
+    return mean(data, resamples, seed, confidence)
 
 
 def _cluster_method(groups: int) -> str:
@@ -271,7 +274,8 @@ def crossed(responses: list[tuple[str, str, float]], confidence: float = 0.95) -
     for (person, item), hit in seen.items():
         y[row[person], col[item]], answered[row[person], col[item]] = hit, 1
     grand, low, high, _ = inf.crossed_intervals(y, answered, confidence)
-    few = " (few: kept conservative)" if min(len(people), len(items)) < inf.FEW_RESPONDENTS else ""
+    few = (f" (fewer than {inf.FEW_RESPONDENTS} respondents or items: errs wide)"
+           if min(len(people), len(items)) < inf.FEW_RESPONDENTS else "")
     return Estimate(float(grand), float(low), float(high), len(seen), f"crossed random effects: {len(people)} "
                     f"respondents x {len(items)} items, Satterthwaite t{few}")
 
