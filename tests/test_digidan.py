@@ -173,6 +173,7 @@ def test_pick_rate_reads_both_directions(picked, verdict):
     assert result["p_value"] == pytest.approx(sps.binomtest(picked, 50, 0.2).pvalue)
     assert result["ci_low"] < result["rate"] < result["ci_high"] or picked in (0, 50)
     assert result["detectable_below"] < 0.2 < result["detectable_above"] < 0.45
+    assert result["estimate"].mean == result["rate"] and result["estimate"].p_value == result["p_value"]
 
 
 def test_ten_items_cannot_see_below_chance():

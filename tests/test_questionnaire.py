@@ -109,6 +109,11 @@ def test_a_new_questionnaire_never_loses_the_key_of_one_already_sent(tmp_path):
     assert questionnaire.score(json.loads(kept.read_text()), [early])["answers"] == 1
     again = questionnaire.save(probe, changed, seed=3, arm="instruction")[1]
     assert json.loads(again.read_text()) == latest_key, "saving the same questionnaire again changes nothing"
+    run = json.loads(questionnaire.save(probe, ITEMS, 3, "instruction", run_id="myrun-1a2b3c4d")[1].read_text())
+    other = json.loads(questionnaire.save(probe, changed, 3, "instruction", run_id="myrun-1a2b3c4d")[1].read_text())
+    assert run["questionnaire"].startswith("myrun-1a2b3c4d-") and other["questionnaire"].startswith("myrun-1a2b3c4d-")
+    assert run["questionnaire"] != other["questionnaire"], "one run, two questionnaires: two ids, two keys kept"
+    assert len(list(probe.glob("questionnaire_key-*.json"))) == 4
 
 
 def test_anonymous_respondents_stay_distinct_and_a_second_download_replaces_the_first():
@@ -170,6 +175,10 @@ def test_groups_and_the_two_sided_verdict():
     assert below["verdict"].startswith("distinguishable: the machine answers look more like the author")
     unsure = questionnaire.score(key, [dict(p, group="martian") for p in crowd(key, {"x": 0.2}, 3, seed=4)])
     assert list(unsure["groups"]) == ["not given"]
+    summary = questionnaire.summary_html(result)
+    assert f"{result['overall']['mean']:.0%} of the time" in summary and "the real answer stands out" in summary
+    assert all(title in summary for title in ("Per respondent group", "Per item", "Per respondent"))
+    assert "knows-author" in summary and "q29" in summary
 
 
 # --- the page in a real browser ------------------------------------------------------------------------

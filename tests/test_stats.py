@@ -339,6 +339,8 @@ def test_paired_clustered_treats_documents_as_units():
     e = stats.paired(arms, [("tuned", "base")], binary=False, clustered=list(documents))[("tuned", "base")]
     flat = stats.paired(arms, [("tuned", "base")], binary=False)[("tuned", "base")]
     assert e.n == 10 and "documents" in e.method and e.low < -0.5 < e.high
+    alias = stats.paired(arms, [("tuned", "base")], binary=False, clusters=list(documents))[("tuned", "base")]
+    assert alias == e, "clusters= is another name for clustered="
     assert (e.high - e.low) > 1.5 * (flat.high - flat.low), "80 windows of 10 documents are not 80 units"
 
 

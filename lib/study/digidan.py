@@ -202,10 +202,10 @@ def detectable(n: int, chance: float, power: float = 0.8, alpha: float = 0.05) -
 def pick_rate(picks: list[bool], chance: float) -> dict:
     """How often the judge (the authorship measure, or people) picked the real answer, against chance: the
     rate, its Wilson interval, the exact two-sided binomial p, the verdict, and the rates this many items
-    could have detected (80% power) below and above chance."""
+    could have detected (80% power) below and above chance. "estimate" holds the same as a stats.Estimate."""
     e = stats.versus_chance([float(p) for p in picks], chance)
     low_rate, high_rate = detectable(e.n, chance) if e.n else (None, None)
-    return {"picked": int(round(e.mean * e.n)) if e.n else 0, "n": e.n, "rate": e.mean, "ci_low": e.low,
+    return {"estimate": e, "picked": int(round(e.mean * e.n)) if e.n else 0, "n": e.n, "rate": e.mean, "ci_low": e.low,
             "ci_high": e.high, "chance": chance, "p_value": e.p_value, "verdict": verdict(e, chance),
             "method": e.method, "detectable_below": low_rate, "detectable_above": high_rate}
 

@@ -21,7 +21,7 @@ import random
 import string
 from pathlib import Path
 
-from .. import storage
+from .. import display, storage
 from . import digidan, stats
 
 PAGE = string.Template((Path(__file__).with_name("questionnaire_page.html")).read_text(encoding="utf-8"))
@@ -31,11 +31,11 @@ GROUPS = {"knows-author": "I know the author's work well",
 TITLE = "Which answer did the author write?"
 
 
-def questionnaire_id(items: list[dict], seed: int, arm: str, run_name: str) -> str:
-    """The run's name and a digest of what the page shows: the same questionnaire always gets the same id,
-    a changed one another, so answers can be matched to the key they were made against."""
+def questionnaire_id(items: list[dict], seed: int, arm: str, run: str) -> str:
+    """The run's id and a digest of what the page shows: the same questionnaire always gets the same id, a
+    changed one (other items, seed or arm) another, so answers are matched to the key they were made against."""
     digest = hashlib.sha256(json.dumps([items, seed, arm], sort_keys=True, ensure_ascii=False).encode()).hexdigest()
-    return f"{run_name}-{digest[:10]}"
+    return f"{run}-{digest[:8]}"
 
 
 def item_order(item: dict, seed: int) -> list[tuple[str, str]]:
@@ -47,7 +47,8 @@ def item_order(item: dict, seed: int) -> list[tuple[str, str]]:
 
 
 def build(items: list[dict], seed: int, run_id: str, title: str = TITLE, arm: str = "") -> tuple[str, dict]:
-    """(the page, the key). `items`: {"id", "question", "real", "machine": [...], optional "source"}."""
+    """(the page, the key). `items`: {"id", "question", "real", "machine": [...], optional "source"};
+    `run_id`: the questionnaire's id as page and key carry it (`save` makes it from the run's)."""
     if not items:
         raise ValueError("questionnaire: no items to show (did every DigiDan item get dropped?)")
     blocks, key = [], {}
@@ -76,9 +77,10 @@ def build(items: list[dict], seed: int, run_id: str, title: str = TITLE, arm: st
 def save(folder: Path, items: list[dict], seed: int, arm: str, run_id: str | None = None,
          title: str = TITLE) -> tuple[Path, Path]:
     """questionnaire.html (to send) and questionnaire_key.json (to keep) in `folder`, written atomically, and
-    the key again as questionnaire_key-<id>.json: a later questionnaire replaces the first two, never that."""
+    the key again as questionnaire_key-<id>.json: a later questionnaire replaces the first two, never that.
+    The id is the run's (`run_id`, else the run folder's name) and a digest of the questionnaire's content."""
     folder = Path(folder)
-    run_id = run_id or questionnaire_id(items, seed, arm, folder.parent.name or "run")
+    run_id = questionnaire_id(items, seed, arm, run_id or folder.parent.name or "run")
     page, key = build(items, seed, run_id, title, arm)
     kept = folder / f"questionnaire_key-{run_id}.json"
     if kept.exists() and storage.read_json(kept)["items"] != key["items"]:
@@ -190,3 +192,23 @@ def score_path(key_path: Path, responses: str | Path, seed: int = 0) -> dict:
     if not files:
         raise FileNotFoundError(f"{responses}: no answer files (.json or .csv)")
     return score(storage.read_json(key_path), [r for f in files for r in read_responses(f)], seed)
+
+
+def summary_html(scores: dict) -> str:
+    """The scores for a notebook or report: the overall reading, then per group, per item, per respondent."""
+    overall = scores["overall"]
+    head = (f"<p><b>People picked the author's answer {overall['mean']:.0%} of the time</b> "
+            f"(95% interval {overall['ci_low']:.0%} to {overall['ci_high']:.0%}; chance {scores['chance']:.0%}): "
+            f"{html.escape(scores['verdict'])}. {scores['respondents_count']} respondents, {scores['answers']} "
+            f"answers, {scores['unanswered']} questions left unanswered, {scores['repeated_downloads']} repeated "
+            f"downloads replaced. {html.escape(overall['method'])}.</p>")
+    percent = lambda v: "" if v is None or v != v else f"{v:.0%}"  # noqa: E731
+    groups = [{"group": g, "respondents": e["respondents"], "answers": e["n"], "picked": percent(e["mean"]),
+               "95% interval": f"{percent(e['ci_low'])} to {percent(e['ci_high'])}"} for g, e in scores["groups"].items()]
+    items = [{"item": i, "source": e["source"], "answers": e["n"], "picked": percent(e["mean"]),
+              "95% interval": f"{percent(e['ci_low'])} to {percent(e['ci_high'])}"}
+             for i, e in scores["item_details"].items()]
+    people = [{"respondent": who, "group": d["group"], "answered": d["answered"], "unanswered": d["unanswered"],
+               "picked": percent(scores["respondents"][who])} for who, d in scores["respondent_details"].items()]
+    return head + "".join(display.html_table(rows, title=title) for title, rows in (
+        ("Per respondent group", groups), ("Per item", items), ("Per respondent", people)))

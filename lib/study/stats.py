@@ -183,7 +183,7 @@ def _paired_binary(x: np.ndarray, y: np.ndarray, z: float) -> Estimate:
 
 def paired(values: dict[str, list[float | None]], contrasts: list[tuple[str, str]], binary: bool,
            resamples: int = 2000, seed: int = 0, clustered: list | None = None, confidence: float = 0.95,
-           bounds: tuple[float, float] | None = None) -> dict[tuple[str, str], Estimate]:
+           bounds: tuple[float, float] | None = None, clusters: list | None = None) -> dict[tuple[str, str], Estimate]:
     """Each contrast (a, b): the mean of a - b over the probes both arms answered, its interval, and the
     two-sided p-value for no difference; n = probes (or documents) in the contrast.
 
@@ -192,8 +192,9 @@ def paired(values: dict[str, list[float | None]], contrasts: list[tuple[str, str
     McNemar's p (the same score test, so p < 0.05 exactly when the interval excludes 0). Continuous: bootstrap-t of the paired differences and its p. `clustered`, one
     cluster id per probe (the document of each perplexity window): documents are the unit, as in
     `clustered_mean`, with one cluster-resampling plan. `bounds`: the measure's range, which gives contrasts
-    whose differences are all equal an interval (see `_constant`).
+    whose differences are all equal an interval (see `_constant`). `clusters` is another name for `clustered`.
     """
+    clustered = clustered if clustered is not None else clusters
     arrays = _aligned(values, contrasts, clustered)
     if binary:
         for arm, column in arrays.items():
