@@ -9,7 +9,8 @@ RUN ?= demo-$(shell date +%Y%m%d-%H%M%S)
 # The demo: the tiny offline model, short sequences and a few steps, on CPU.
 DEMO_ARGS ?= --model tiny --load_in_4bit false --max_seq_length 256 --max_steps 40 \
 	--per_device_train_batch_size 4 --gradient_accumulation_steps 1 --learning_rate 3e-3 \
-	--eval_steps 10 --save_steps 20 --logging_steps 2 --probe_max_new_tokens 64 --bootstrap_samples 1000
+	--eval_steps 10 --save_steps 20 --logging_steps 2 --probe_max_new_tokens 64 --authorship_words 40 \
+	--bootstrap_samples 1000
 
 .PHONY: setup demo test test-fast clean-demo
 

@@ -280,7 +280,9 @@ def check_ranges(cfg: Config, source: str) -> None:
         ("bootstrap_samples", cfg.bootstrap_samples >= 100, "at least 100"),
         ("probe_max_new_tokens", cfg.probe_max_new_tokens >= 8, "at least 8"),
         ("instruction_max_new_tokens", cfg.instruction_max_new_tokens >= 8, "at least 8"),
-        ("authorship_words", cfg.authorship_words >= 20, "at least 20"),
+        ("authorship_words", 20 <= cfg.authorship_words <= 0.75 * cfg.probe_max_new_tokens,
+         f"at least 20 and at most what answers of probe_max_new_tokens = {cfg.probe_max_new_tokens} tokens can "
+         f"hold (~{int(0.75 * cfg.probe_max_new_tokens)} words)"),
         ("completion_probes", cfg.completion_probes >= 0, "at least 0"),
         ("digidan_items", cfg.digidan_items >= 1, "at least 1"),
         ("eval_steps", cfg.eval_steps >= 1, "at least 1"),

@@ -143,7 +143,7 @@ def test_all_four_notebooks_run_in_order_like_make_demo(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_TOKEN", SECRET)
     params = dict(model="tiny", load_in_4bit=False, max_seq_length=128, max_steps=4, eval_steps=2, save_steps=2,
                   logging_steps=1, per_device_train_batch_size=2, gradient_accumulation_steps=1,
-                  processed_dir=str(tmp_path / "processed"), run_name="full", probe_max_new_tokens=24,
+                  processed_dir=str(tmp_path / "processed"), run_name="full", probe_max_new_tokens=32, authorship_words=20,
                   bootstrap_samples=200, digidan_samples=2)
     out = runner.run_notebooks(params)
     for name in runner.NOTEBOOKS:

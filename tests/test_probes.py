@@ -1,5 +1,4 @@
-"""The probe study's smaller instruments: retrieval, intervals, the questionnaire, the probe files."""
-
+"""The probe study's smaller instruments: retrieval and the probe files."""
 
 import pytest
 
