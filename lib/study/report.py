@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .. import storage
+from .. import install, storage
 
 # The seed study's checklist: question -> (claim, measures that bear on it, where to look, what it cannot say)
 CHECKLIST = [
@@ -105,7 +105,8 @@ def save(study, results, extra: dict | None = None) -> Path:
     storage.write_json(folder / "report.json", {
         "run": study.arms.run.name, "model": study.arms.cfg.model, "arms": study.arms.names + ["retrieval"],
         "measures": frame.to_dict(orient="records"), "checklist": items, "config": study.cfg.as_dict(),
-        "authorship_training_segments": study.authorship.training_segments, **(extra or {})})
+        "authorship_training_segments": study.authorship.training_segments, "versions": install.versions(),
+        **(extra or {})})
     storage.write_text(folder / "report.html", page(study, results, frame, items, pngs))
     return folder
 
@@ -131,5 +132,6 @@ def page(study, results, frame, items, pngs) -> str:
     body = "\n".join(parts)
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>Probe study</title><style>"
             "body{font-family:sans-serif;max-width:80em;margin:1em auto;padding:0 1em}table{border-collapse:"
-            f"collapse;font-size:.9em}}td,th{{border:1px solid #ddd;padding:4px}}</style></head><body>{body}"
+            f"collapse;font-size:.9em;display:block;max-width:100%;overflow-x:auto}}td,th{{border:1px solid #ddd;"
+            f"padding:4px}}</style></head><body>{body}"
             "</body></html>")
