@@ -6,10 +6,13 @@
    nothing and must stop with the bootstrap's one-line message.
 3. "Drive": a folder that persists between runtimes; `google.colab.drive.mount` binds it at
    /content/drive/MyDrive inside each runtime.
-4. Run 1 (network on) must clone, install what Colab lacks and run all four notebooks. Run 2, a new runtime
-   with no network at all, must find project, packages, model and data on Drive: no clone (a `git` wrapper
-   logs every call), no pip (pip's own log, PIP_LOG, must stay empty), nothing downloaded (no network).
-5. Every HTML copy and the study report render in headless Chromium with no network request, no script
+4. "The hub": the tiny model served on loopback as `p4-check/tiny-llama` (`colab/hub.py`, HF_ENDPOINT), so
+   the real loading code downloads it into the Hugging Face cache on Drive.
+5. Run 1 (network on) must clone, install what Colab lacks, download the model and run all four notebooks.
+   Run 2, a new runtime with no network at all, must find project, packages, model and data on Drive: no
+   clone (a `git` wrapper logs every call), no pip (pip's own log, PIP_LOG, must stay empty), no request to
+   the hub (its log), nothing downloaded (no network). Run 1 reports to TensorBoard, run 2 to W&B (offline).
+6. Every HTML copy and the study report render in headless Chromium with no network request, no script
    error and no table wider than the page (`colab/browser.py`). No secret appears in any output.
 
 Skips (exit 0) when ../shared/colab is absent. Needs root (mount and network namespaces).
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -31,14 +35,16 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
 from colab import browser, image  # noqa: E402
-from lib import colab, runner  # noqa: E402
+from colab.hub import Hub  # noqa: E402
+from lib import colab, runner, tiny  # noqa: E402
 
 FREEZE = ROOT.parent / "shared" / "colab" / "pip-freeze.gpu.txt"
 CACHE = ROOT / ".colab-check"
 # Fresh values each check (so that they appear in no source file), handed out as Colab Secrets.
 SECRETS = {"HF_TOKEN": f"hf_{secrets.token_hex(17)}", "WANDB_API_KEY": secrets.token_hex(20),
            "GITHUB_TOKEN": f"ghp_{secrets.token_hex(18)}"}
-PARAMETERS = dict(model="tiny", load_in_4bit=False, max_seq_length=128, max_steps=4, eval_steps=2, save_steps=2,
+HUB_MODEL = "p4-check/tiny-llama"  # the tiny model, served by the stand-in hub (colab/hub.py)
+PARAMETERS = dict(model=HUB_MODEL, load_in_4bit=False, max_seq_length=128, max_steps=4, eval_steps=2, save_steps=2,
                   logging_steps=1, per_device_train_batch_size=2, gradient_accumulation_steps=1,
                   probe_max_new_tokens=24, bootstrap_samples=200, digidan_samples=2)
 REPORT_TO = {1: "tensorboard", 2: "wandb"}  # run 2 has no network: W&B must go offline into the run folder
@@ -69,7 +75,7 @@ def snapshot_repository(work: Path) -> Path:
 
 
 def start_runtime(work: Path, name: str, python: Path, offline: bool, github: str, notebooks: Path,
-                  parameters: dict) -> dict:
+                  parameters: dict, hub: str = "http://127.0.0.1:9") -> dict:
     """One runtime in its own namespaces; returns its timings, wall time and the evidence it left."""
     runtime = work / name
     runtime.mkdir()
@@ -81,7 +87,7 @@ def start_runtime(work: Path, name: str, python: Path, offline: bool, github: st
     env = {"COLAB_RELEASE_TAG": "standin", "COLAB_STANDIN_DRIVE": str(work / "drive"),
            "PIP_LOG": str(runtime / "pip.log"), "GIT_CONFIG_COUNT": "1",
            "GIT_CONFIG_KEY_0": f"url.{github}.insteadOf", "GIT_CONFIG_VALUE_0": "https://github.com/",
-           "PYTHONDONTWRITEBYTECODE": "1", **{f"COLAB_STANDIN_SECRET_{k}": v for k, v in SECRETS.items()}}
+           "HF_ENDPOINT": hub, **{f"COLAB_STANDIN_SECRET_{k}": v for k, v in SECRETS.items()}}
     spec = {"runtime": str(runtime), "python": str(python / "bin" / "python"), "offline": offline, "env": env,
             "bin": str(bin_dir), "notebooks": str(notebooks), "parameters": {**PARAMETERS, **parameters}}
     (runtime / "spec.json").write_text(json.dumps(spec))
@@ -115,8 +121,8 @@ def cell_error(nb_path: Path) -> list[str]:
     """The traceback lines the first code cell's error shows the user (one line for an expected failure)."""
     nb = json.loads(nb_path.read_text())
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
-    return [line.strip() for out in code[0].get("outputs", []) if out.get("output_type") == "error"
-            for line in out.get("traceback", [])]
+    return [re.sub(r"\x1b\[[0-9;]*m", "", line).strip() for out in code[0].get("outputs", [])
+            if out.get("output_type") == "error" for line in out.get("traceback", [])]
 
 
 def main() -> int:
@@ -145,9 +151,12 @@ def main() -> int:
 
     github = f"file://{work}/github/"
     runs = []
+    model = tiny.ensure_tiny_model()
     for index, offline in ((1, False), (2, True)):
-        run = start_runtime(work, f"runtime-{index}", python, offline, github, tree / "notebooks",
-                            {"run_name": f"colab-{index}", "report_to": REPORT_TO[index]})
+        with Hub(model, HUB_MODEL, work / f"hub-{index}.log") as hub:
+            run = start_runtime(work, f"runtime-{index}", python, offline, github, tree / "notebooks",
+                                {"run_name": f"colab-{index}", "report_to": REPORT_TO[index]}, hub)
+        run["hub"] = read_lines(work / f"hub-{index}.log")
         runs.append(run)
         print(f"[colab-check] run {index} ({'no network' if offline else 'network'}): {run['wall']:.0f} s; "
               + ", ".join(f"{k} {v['seconds']} s" + (f" FAILED {v['error']}" if 'error' in v else "")
@@ -177,6 +186,14 @@ def main() -> int:
     print(f"[colab-check] Drive install log: {len(install_log)} install(s)")
     if len(install_log) != 1:
         failures.append(f"expected one install on Drive in all, found {len(install_log)}")
+    downloads = [line for line in first["hub"] if line.startswith("GET") and "/resolve/" in line]
+    cached = list((work / "drive" / "p4-notebooks" / ".cache" / "huggingface" / "hub").glob("models--*"))
+    print(f"[colab-check] hub: run 1 {len(first['hub'])} requests ({len(downloads)} file downloads) into the Drive "
+          f"cache ({', '.join(p.name for p in cached) or 'nothing'}); run 2 {len(second['hub'])} requests")
+    if not any("model.safetensors" in line for line in downloads) or not cached:
+        failures.append("run 1 should download the model from the hub into the Hugging Face cache on Drive")
+    if second["hub"]:
+        failures.append(f"run 2 asked the hub {len(second['hub'])} times: it should load the model from Drive")
 
     outputs = work / "drive" / "p4-notebooks" / "outputs"
     tensorboard = sorted((outputs / "colab-1" / "pretraining" / "tensorboard").glob("events.out.tfevents.*"))

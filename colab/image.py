@@ -1,10 +1,9 @@
 """The stand-in Colab image: a virtual environment with Colab's own versions of what the notebooks import.
 
 Built from `../shared/colab/pip-freeze.gpu.txt` (Google's published list of a Colab GPU runtime): every
-package the notebooks import that Colab preinstalls is installed at Colab's version, and every package
-pulled in along the way is held to Colab's version too (the whole list is the constraint file). What Colab
-does not preinstall (trl, bitsandbytes, papermill, ...) is left out on purpose: the bootstrap must install
-it, as it would on Colab. The stand-in `google.colab` (drive, userdata) is copied into site-packages.
+package that the project's requirements and the notebooks' kernel pull in and that Colab preinstalls is
+installed at Colab's version (the whole list is the constraint file). What Colab does not preinstall (trl,
+bitsandbytes, papermill, ...) is left out on purpose: the setup cell must install it, as it would on Colab. The stand-in `google.colab` (drive, userdata) is copied into site-packages.
 
 What this machine cannot match: Python is 3.11 (Colab: 3.13) and torch is the local CPU build 2.13.0
 (Colab: 2.11.0+cu128); PyPI's CUDA builds are several GB and there is no GPU to run them on.
@@ -13,10 +12,12 @@ What this machine cannot match: Python is 3.11 (Colab: 3.13) and torch is the lo
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -47,12 +48,20 @@ def freeze_lines(freeze: Path) -> list[str]:
     return lines
 
 
-def wanted(freeze: Path) -> list[str]:
-    """The packages the notebooks import that Colab preinstalls, at Colab's versions."""
+def wanted(python: Path, freeze: Path, constraints: Path) -> list[str]:
+    """Colab's pins of every package the project's requirements and the kernel pull in that Colab has.
+
+    pip resolves the whole of requirements.txt (plus the kernel side) with the freeze as constraints; what it
+    would install that Colab preinstalls goes into the image at Colab's version, the rest (trl,
+    bitsandbytes, papermill, ...) is left for the setup cell. Dependencies of what Colab lacks (nltk for
+    rouge-score, lxml for python-docx) are in the image too, as they are on Colab."""
     pinned = {name_of(line): line for line in freeze_lines(freeze)}
-    names = [name_of(line) for line in (ROOT / "requirements.txt").read_text().splitlines()
-             if line.split("#")[0].strip()]
-    return [pinned[n] for n in dict.fromkeys(names + [name_of(k) for k in KERNEL_SIDE]) if n in pinned]
+    with tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "report.json"
+        run([str(python), "-m", "pip", "install", "-q", "--dry-run", "--report", str(report), "-r",
+             str(ROOT / "requirements.txt"), *KERNEL_SIDE, "-c", str(constraints)])
+        names = [name_of(item["metadata"]["name"]) for item in json.loads(report.read_text())["install"]]
+    return sorted(pinned[n] for n in names if n in pinned)
 
 
 def image_key(freeze: Path) -> str:
@@ -80,11 +89,12 @@ def build_image(freeze: Path, cache: Path) -> Path:
     run(pip + [TORCH])
     constraints = target / "colab-constraints.txt"
     constraints.write_text("\n".join(freeze_lines(freeze) + [TORCH]) + "\n")
-    run(pip + wanted(freeze) + ["-c", str(constraints)])
+    packages = wanted(target / "bin" / "python", freeze, constraints)
+    run(pip + packages + ["-c", str(constraints)])
     site = Path(subprocess.check_output([str(target / "bin" / "python"), "-c",
                                          "import sysconfig; print(sysconfig.get_paths()['purelib'])"], text=True).strip())
     shutil.copytree(HERE / "standin" / "google" / "colab", site / "google" / "colab")
-    (target / ".complete").write_text("\n".join(wanted(freeze)) + "\n")
+    (target / ".complete").write_text("\n".join(packages) + "\n")
     return target
 
 

@@ -83,7 +83,8 @@ def setup(root: str | Path) -> dict:
     root = Path(root)
     done: dict = {"root": str(root), "installed": []}
     if in_colab():
-        os.environ.setdefault("HF_HOME", str(root / ".cache" / "huggingface"))  # the model downloads once
+        # the model downloads once per account; only the hub's file cache moves (a token file stays in ~)
+        os.environ.setdefault("HF_HUB_CACHE", str(root / ".cache" / "huggingface" / "hub"))
         print(f"Project: {root} ({describe_checkout(root)}); outputs, data and the model cache stay on Drive")
         done.update(install.ensure(root, unsloth=wants_unsloth(root)))
     print(install.versions_line())

@@ -82,22 +82,26 @@ class RecordingHub:
         self.calls.append(("upload_folder", kwargs["repo_id"], kwargs))
 
 
-def test_export_pushes_the_adapter_to_a_private_repository(tiny_run, capsys):
-    cfg = tiny_run.cfg.replace(hub_repo="someone/p4-study")
+def test_export_pushes_the_adapter_to_a_private_repository(tmp_path):
+    cfg = make_cfg(tmp_path, hub_repo="someone/p4-study")
+    stage_folder = tmp_path / "outputs" / "run" / "instruction"
+    (stage_folder / "adapter").mkdir(parents=True)
     hub = RecordingHub()
-    with tiny_run.outputs():
-        done = export.export_stage(cfg, tiny_run.stage2.folder, hub_api=hub)
+    done = export.export_stage(cfg, stage_folder, hub_api=hub)
     assert hub.calls[0] == ("create_repo", "someone/p4-study", {"repo_type": "model", "private": True, "exist_ok": True})
     upload = next(kwargs for name, _, kwargs in hub.calls if name == "upload_folder")
-    assert upload["folder_path"] == str(tiny_run.stage2.folder / "adapter")
+    assert upload["folder_path"] == str(stage_folder / "adapter")
     assert upload["path_in_repo"] == "instruction/adapter"
     assert done["hub adapter"] == "https://huggingface.co/someone/p4-study/tree/main/instruction/adapter"
+    assert len([c for c in hub.calls if c[0] == "upload_folder"]) == 1, "no merged model was exported: one upload"
 
 
-def test_a_public_repository_is_refused(tiny_run):
-    cfg = tiny_run.cfg.replace(hub_repo="someone/public-one")
+def test_a_public_repository_is_refused(tmp_path):
+    cfg = make_cfg(tmp_path, hub_repo="someone/public-one")
+    hub = RecordingHub(private=False)
     with pytest.raises(publish.PublishError, match="is public"):
-        publish.push_stage(cfg, tiny_run.stage2.folder, {"adapter": "x"}, RecordingHub(private=False))
+        publish.push_stage(cfg, tmp_path, {"adapter": "x"}, hub)
+    assert not [c for c in hub.calls if c[0] == "upload_folder"], "nothing uploaded to a public repository"
 
 
 def test_a_push_without_a_token_says_what_to_do(monkeypatch):
