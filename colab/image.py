@@ -90,7 +90,12 @@ def build_image(freeze: Path, cache: Path) -> Path:
     constraints = target / "colab-constraints.txt"
     constraints.write_text("\n".join(freeze_lines(freeze) + [TORCH]) + "\n")
     packages = wanted(target / "bin" / "python", freeze, constraints)
-    run(pip + packages + ["-c", str(constraints)])
+    uv = Path(sys.executable).parent / "uv"  # installs the same pins several times faster than pip
+    if uv.exists():
+        run([str(uv), "pip", "install", "-q", "--python", str(target / "bin" / "python"), *packages,
+             "-c", str(constraints)])
+    else:
+        run(pip + packages + ["-c", str(constraints)])
     site = Path(subprocess.check_output([str(target / "bin" / "python"), "-c",
                                          "import sysconfig; print(sysconfig.get_paths()['purelib'])"], text=True).strip())
     shutil.copytree(HERE / "standin" / "google" / "colab", site / "google" / "colab")
