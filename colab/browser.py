@@ -1,13 +1,15 @@
 """Render pages in headless Chromium and report what a collaborator's browser would trip over.
 
-A page fails when it makes any network request (everything must be inside the file: no CDN), when a script
-throws or logs an error, or when a table runs off the side of a 1024-pixel-wide window without a scrolling
+A page fails when it makes any network request (everything must be inside the file: no CDN) or holds code
+that would load from the network when it runs (a CDN import behind a condition), when a script throws or logs
+an error, or when a table runs off the side of a 1024-pixel-wide window without a scrolling
 box around it. Uses Debian's `chromium` over the DevTools protocol (the `websocket-client` package).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import tempfile
@@ -36,6 +38,14 @@ TABLES = """(() => {
   }
   return JSON.stringify(bad);
 })()"""
+
+
+REMOTE = re.compile(r"""(?:\bsrc\s*=\s*|\bimport\s*\(\s*|@import\s+|url\(\s*)["']?(https?://[^"')\s>]+)""", re.I)
+
+
+def remote_loads(source: str) -> list[str]:
+    """Addresses the page would load from the network if the code that uses them ran (a link to click is fine)."""
+    return sorted(set(REMOTE.findall(source)))
 
 
 def chromium() -> str | None:
@@ -120,6 +130,7 @@ class Browser:
                 found.append(f"console error: {str(params.get('args'))[:200]}")
             elif method == "Log.entryAdded" and params["entry"].get("level") == "error":
                 found.append(f"browser error: {params['entry'].get('text', '')[:200]}")
+        found += [f"would load {url[:120]} (in the page's source)" for url in remote_loads(page.read_text(errors="ignore"))]
         tables = self.call("Runtime.evaluate", expression=TABLES, returnByValue=True)["result"]["value"]
         found += [f"table wider than the page ({WIDTH} px window) at {t}" for t in json.loads(tables)]
         return [f"{page.name}: {p}" for p in dict.fromkeys(found)]

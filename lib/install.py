@@ -128,10 +128,13 @@ def ensure(root: Path, unsloth: bool = True) -> dict:
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=folder.parent))
     pip("install", "--no-deps", "--target", str(staging), *plan)
-    if folder.exists():
-        shutil.rmtree(folder)
-    os.replace(staging, folder)
-    (folder / ".complete").write_text("\n".join(plan) + "\n")
+    if (folder / ".complete").exists():  # another notebook finished the same install meanwhile: use theirs
+        shutil.rmtree(staging, ignore_errors=True)
+    else:
+        if folder.exists():  # an interrupted earlier attempt
+            shutil.rmtree(folder)
+        os.replace(staging, folder)
+        (folder / ".complete").write_text("\n".join(plan) + "\n")
     with open(folder.parent / LOG, "a") as log:
         log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} installed into {folder.name}: {' '.join(plan)}\n")
     use(folder)

@@ -30,8 +30,8 @@ def check_parameters(parameters: dict) -> None:
     secret_values = {v for k, v in os.environ.items() if SECRET_NAME.search(k) and len(v) >= 8}
     for name, value in parameters.items():
         if SECRET_NAME.search(name) or (isinstance(value, str) and value in secret_values):
-            raise ValueError(f"parameter '{name}': secrets are never notebook parameters; set HF_TOKEN in the "
-                             "environment or Colab Secrets instead")
+            raise ValueError(f"parameter '{name}': secrets are never notebook parameters; set HF_TOKEN (or "
+                             "WANDB_API_KEY) in the environment or Colab Secrets instead")
 
 
 def declared_parameters(name: str) -> dict:
@@ -130,13 +130,13 @@ def for_sharing(nb):
 
 
 def self_contained(page: str) -> str:
-    """Drop every script and stylesheet the page would fetch from the network (require.js, MathJax, widget
-    managers from CDNs) and what configures them; add the styles that keep wide tables inside the page."""
+    """Drop every script and stylesheet the page would fetch from the network (require.js, MathJax, mermaid,
+    widget managers from CDNs) and what configures them; add the styles that keep wide tables inside the page."""
     page = re.sub(r"<script[^>]*\bsrc=[\"']https?:[^>]*>\s*</script>", "", page)
     page = re.sub(r"<link[^>]*\bhref=[\"']https?:[^>]*>", "", page)
     page = re.sub(r"<script type=\"text/x-mathjax-config\">.*?</script>", "", page, flags=re.S)
-    page = re.sub(r"<script[^>]*>(?:(?!</script>).)*(?:MathJax|requirejs|require\.config)(?:(?!</script>).)*</script>",
-                  "", page, flags=re.S)
+    page = re.sub(r"<script[^>]*>(?:(?!</script>).)*(?:MathJax|requirejs|require\.config|https?://)(?:(?!</script>).)*"
+                  r"</script>", "", page, flags=re.S)  # mermaid's loader imports from a CDN when a diagram shows
     return page.replace("</head>", SHARING_CSS + "\n</head>", 1)
 
 

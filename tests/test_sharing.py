@@ -38,6 +38,7 @@ def test_a_shared_copy_hides_setup_and_parameters_and_replaces_the_chat_box(tmp_
     assert "chat box stands here" in page and "widget-view" not in page
     assert "colab-badge.svg" not in page and "Open in Colab" in page
     assert "<script src=\"http" not in page and "<link rel=\"stylesheet\" href=\"http" not in page
+    assert browser.remote_loads(page) == [], "nothing in the page would load from the network"
     assert nbformat.read(path, as_version=4).cells[2].source == "model = None", "the executed notebook is untouched"
 
 
@@ -59,6 +60,8 @@ PAGES = {
     "clean.html": "<html><body><table><tr><td>fine</td></tr></table></body></html>",
     "cdn.html": "<html><head><script src='https://cdn.example.org/x.js'></script></head><body>x</body></html>",
     "error.html": "<html><body><script>undefined_function();</script></body></html>",
+    "lazy.html": "<html><body><script type='module'>if (false) { await import('https://cdn.example.org/m.mjs'); }"
+                 "</script></body></html>",
     "wide.html": "<html><body><table><tr><td style='white-space:nowrap'>" + "wide " * 400 + "</td></tr></table></body></html>",
     "boxed.html": "<html><body><div style='overflow-x:auto'><table><tr><td style='white-space:nowrap'>"
                   + "wide " * 400 + "</td></tr></table></div></body></html>",
@@ -78,3 +81,4 @@ def test_the_browser_check_catches_network_requests_script_errors_and_wide_table
     assert any("network request to https://cdn.example.org" in p for p in by_page["cdn.html"])
     assert any("script error" in p and "undefined_function" in p for p in by_page["error.html"])
     assert any("table wider than the page" in p for p in by_page["wide.html"])
+    assert any("would load https://cdn.example.org/m.mjs" in p for p in by_page["lazy.html"]), "a CDN import never run"

@@ -34,6 +34,16 @@ def test_wandb_goes_offline_without_a_key_or_a_network(tmp_path, monkeypatch):
     assert "WANDB_MODE" not in env and env["WANDB_API_KEY"] == WANDB_SECRET, "online with a key and a network"
 
 
+def test_the_wandb_key_is_never_a_notebook_parameter(monkeypatch):
+    from lib import runner
+
+    with pytest.raises(ValueError, match="secrets are never notebook parameters"):
+        runner.check_parameters({"wandb_api_key": "x"})
+    monkeypatch.setenv("WANDB_API_KEY", WANDB_SECRET)
+    with pytest.raises(ValueError, match="parameter 'run_name'"):
+        runner.check_parameters({"report_to": "wandb", "run_name": WANDB_SECRET})
+
+
 def test_tensorboard_logs_go_to_the_stage_folder(tmp_path):
     env = tracking.environ(make_cfg(tmp_path, report_to="tensorboard"), tmp_path / "stage", "pretraining")
     assert env == {"TENSORBOARD_LOGGING_DIR": str(tmp_path / "stage" / "tensorboard")}
