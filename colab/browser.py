@@ -125,12 +125,14 @@ class Browser:
                 found.append(f"network request to {params['request']['url'][:120]}")
             elif method == "Runtime.exceptionThrown":
                 details = params["exceptionDetails"]
-                found.append(f"script error: {details.get('exception', {}).get('description', details.get('text'))[:200]}")
+                text = details.get("exception", {}).get("description", details.get("text"))
+                found.append(f"script error: {text[:200]}")
             elif method == "Runtime.consoleAPICalled" and params.get("type") == "error":
                 found.append(f"console error: {str(params.get('args'))[:200]}")
             elif method == "Log.entryAdded" and params["entry"].get("level") == "error":
                 found.append(f"browser error: {params['entry'].get('text', '')[:200]}")
-        found += [f"would load {url[:120]} (in the page's source)" for url in remote_loads(page.read_text(errors="ignore"))]
+        source = page.read_text(errors="ignore")
+        found += [f"would load {url[:120]} (in the page's source)" for url in remote_loads(source)]
         tables = self.call("Runtime.evaluate", expression=TABLES, returnByValue=True)["result"]["value"]
         found += [f"table wider than the page ({WIDTH} px window) at {t}" for t in json.loads(tables)]
         return [f"{page.name}: {p}" for p in dict.fromkeys(found)]

@@ -93,8 +93,8 @@ def start_runtime(work: Path, name: str, python: Path, offline: bool, github: st
     (runtime / "spec.json").write_text(json.dumps(spec))
     flags = ["--mount", "--propagation", "private"] + (["--net"] if offline else [])
     started = time.time()
-    done = subprocess.run(["unshare", *flags, "--", sys.executable, str(HERE / "runtime.py"), str(runtime / "spec.json")],
-                          capture_output=True, text=True)
+    done = subprocess.run(["unshare", *flags, "--", sys.executable, str(HERE / "runtime.py"),
+                           str(runtime / "spec.json")], capture_output=True, text=True)
     wall = time.time() - started
     if done.returncode != 0:
         sys.exit(f"colab-check: {name} did not start: {done.stderr.strip()[-1500:]}")
@@ -143,7 +143,8 @@ def main() -> int:
     tree = snapshot_repository(work)
     failures: list[str] = []
 
-    bad = start_runtime(work, "runtime-0-bad-url", python, False, f"file://{work}/nowhere/", tree / "notebooks", {"run_name": "x"})
+    bad = start_runtime(work, "runtime-0-bad-url", python, False, f"file://{work}/nowhere/", tree / "notebooks",
+                        {"run_name": "x"})
     error = cell_error(bad["notebooks"] / "01_data.ipynb")
     print(f"[colab-check] a clone that fails says: {' | '.join(error)}")
     if len(error) != 1 or not error[0].startswith("SetupError: Cannot clone"):
@@ -198,7 +199,8 @@ def main() -> int:
     outputs = work / "drive" / "p4-notebooks" / "outputs"
     tensorboard = sorted((outputs / "colab-1" / "pretraining" / "tensorboard").glob("events.out.tfevents.*"))
     wandb = sorted((outputs / "colab-2" / "pretraining" / "wandb").glob("offline-run-*"))
-    print(f"[colab-check] trackers: run 1 TensorBoard event files {len(tensorboard)}, run 2 W&B offline runs {len(wandb)}")
+    print(f"[colab-check] trackers: run 1 TensorBoard event files {len(tensorboard)}, "
+          f"run 2 W&B offline runs {len(wandb)}")
     if not tensorboard:
         failures.append("run 1 (report_to: tensorboard) wrote no TensorBoard events into the stage folder")
     if not wandb:

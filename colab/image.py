@@ -3,7 +3,8 @@
 Built from `../shared/colab/pip-freeze.gpu.txt` (Google's published list of a Colab GPU runtime): every
 package that the project's requirements and the notebooks' kernel pull in and that Colab preinstalls is
 installed at Colab's version (the whole list is the constraint file). What Colab does not preinstall (trl,
-bitsandbytes, papermill, ...) is left out on purpose: the setup cell must install it, as it would on Colab. The stand-in `google.colab` (drive, userdata) is copied into site-packages.
+bitsandbytes, papermill, ...) is left out on purpose: the setup cell must install it, as it would on Colab.
+The stand-in `google.colab` (drive, userdata) is copied into site-packages.
 
 What this machine cannot match: Python is 3.11 (Colab: 3.13) and torch is the local CPU build 2.13.0
 (Colab: 2.11.0+cu128); PyPI's CUDA builds are several GB and there is no GPU to run them on.
@@ -25,10 +26,12 @@ ROOT = HERE.parent
 TORCH = "torch==2.13.0"  # the CPU wheel on this machine's disk (Python 3.11)
 PYTHON = "python3.11"
 # What the notebooks and their kernel import beside requirements.txt (all preinstalled on Colab).
-KERNEL_SIDE = ["pip", "wheel", "packaging", "ipython", "ipykernel", "ipywidgets", "jupyter_client", "nbclient", "wandb", "tensorboard"]
+KERNEL_SIDE = ["pip", "wheel", "packaging", "ipython", "ipykernel", "ipywidgets", "jupyter_client", "nbclient",
+               "wandb", "tensorboard"]
 # Lines of the freeze that cannot be constraints here: the CUDA torch family, NVIDIA libraries, URLs, and
 # setuptools (Colab's 75.2 is older than the local torch 2.13 needs: >= 77.0.3).
-NOT_HERE = re.compile(r"^(setuptools==|torch|torchvision|torchaudio|torchcodec|triton|nvidia-|jax|jaxlib|tensorflow|tf-|cupy|"
+NOT_HERE = re.compile(r"^(setuptools==|torch|torchvision|torchaudio|torchcodec|triton|nvidia-|jax|jaxlib|tensorflow|"
+                      r"tf-|cupy|"
                       r"cudf|cuml|dask-cuda|rapids|raft|pylibraft|rmm|ucx|libcu|cuda-|pylibcu|nx-cugraph|"
                       r"distributed-ucxx|libucx|libkvikio|kvikio|libraft|librmm)", re.I)
 
@@ -96,8 +99,8 @@ def build_image(freeze: Path, cache: Path) -> Path:
              "-c", str(constraints)])
     else:
         run(pip + packages + ["-c", str(constraints)])
-    site = Path(subprocess.check_output([str(target / "bin" / "python"), "-c",
-                                         "import sysconfig; print(sysconfig.get_paths()['purelib'])"], text=True).strip())
+    purelib = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
+    site = Path(subprocess.check_output([str(target / "bin" / "python"), "-c", purelib], text=True).strip())
     shutil.copytree(HERE / "standin" / "google" / "colab", site / "google" / "colab")
     (target / ".complete").write_text("\n".join(packages) + "\n")
     return target

@@ -82,7 +82,8 @@ def parameters(cfg, namespace: dict, per_row: int = 3):
              + (f"<b>{html.escape(str(getattr(cfg, k)))}</b>" if k in cfg.given else html.escape(str(getattr(cfg, k))))
              + "</td>" for k in keys]
     rows = ["<tr>" + "".join(cells[i:i + per_row]) + "</tr>" for i in range(0, len(cells), per_row)]
-    caption = (f"<caption style='text-align:left'>Parameters in effect ({html.escape(str(namespace.get('config_file')))}"
+    source = html.escape(str(namespace.get("config_file")))
+    caption = (f"<caption style='text-align:left'>Parameters in effect ({source}"
                "; set for this run in bold)</caption>")
     return HTML(f"<table class='p4-parameters'>{caption}<tbody>{''.join(rows)}</tbody></table>")
 

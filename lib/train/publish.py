@@ -33,7 +33,8 @@ def push_stage(cfg, folder: Path, saved: dict[str, str], api=None) -> dict[str, 
     api = api or hub_api()
     api.create_repo(cfg.hub_repo, repo_type="model", private=True, exist_ok=True)
     if not api.repo_info(cfg.hub_repo, repo_type="model").private:
-        raise PublishError(f"{cfg.hub_repo} exists and is public; make it private on the hub or choose another hub_repo")
+        raise PublishError(f"{cfg.hub_repo} exists and is public; make it private on the hub or choose another "
+                           "hub_repo")
     pushed = {}
     for kind in ("adapter", "merged"):
         if kind in saved:

@@ -54,7 +54,8 @@ def environ(cfg, folder: Path, stage_name: str) -> dict[str, str]:
 def describe(cfg, folder: Path) -> str | None:
     """One line on where the logs went (shown after training), or None when nothing is reported."""
     if cfg.report_to == "tensorboard":
-        return f"TensorBoard logs: {folder / 'tensorboard'} (in Colab: %load_ext tensorboard, then %tensorboard --logdir {folder / 'tensorboard'})"
+        logs = folder / "tensorboard"
+        return f"TensorBoard logs: {logs} (in Colab: %load_ext tensorboard, then %tensorboard --logdir {logs})"
     if cfg.report_to == "wandb":
         offline = sorted((folder / "wandb").glob("offline-run-*"))
         if offline:
