@@ -12,7 +12,7 @@ DEMO_ARGS ?= --model tiny --load_in_4bit false --max_seq_length 256 --max_steps 
 	--eval_steps 10 --save_steps 20 --logging_steps 2 --probe_max_new_tokens 64 --authorship_words 40 \
 	--bootstrap_samples 1000
 
-.PHONY: setup demo test test-fast clean-demo
+.PHONY: setup demo test test-fast colab-check clean-demo
 
 setup: $(STAMP)
 
@@ -35,6 +35,13 @@ test: setup
 # The fast tier: everything but papermill runs, subprocess command lines, compiling and accelerate launch.
 test-fast: setup
 	$(PY) -m pytest -q -m "not slow"
+
+# The notebooks on a stand-in of a fresh Colab runtime, twice (colab/check.py); skips without ../shared/colab.
+colab-check: setup
+	@if [ -f ../shared/colab/pip-freeze.gpu.txt ]; then \
+		command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null); \
+	fi
+	$(PY) colab/check.py
 
 clean-demo:
 	rm -rf outputs/demo-* data/processed

@@ -73,6 +73,8 @@ class Config:
     export_gguf: bool = False
     compare_prompts: str | None = "data/prompts/compare.txt"
     max_new_tokens: int = 200
+    report_to: Literal["none", "wandb", "tensorboard"] = "none"
+    hub_repo: str | None = None
     # data
     corpus: str = "data/sample/complete_corpus.txt"
     split_pattern: str | None = None
@@ -289,6 +291,8 @@ def check_ranges(cfg: Config, source: str) -> None:
         ("save_steps", cfg.save_steps >= 1, "at least 1"),
         ("template_pairs_per_document", cfg.template_pairs_per_document >= 0, "at least 0"),
         ("pair_answer_tokens", cfg.pair_answer_tokens >= 16, "at least 16"),
+        ("hub_repo", cfg.hub_repo is None or cfg.hub_repo.count("/") == 1 and all(cfg.hub_repo.split("/")),
+         "null or a Hugging Face repository id 'user/name'"),
         ("run_name", bool(cfg.run_name) and "/" not in cfg.run_name and cfg.run_name not in (".", ".."),
          "a plain folder name"),
     ]

@@ -56,7 +56,7 @@ def sft_config(cfg, stage: str, output_dir: Path, plan: Plan, has_eval: bool, ba
         eval_on_start=has_eval and not resuming,
         save_strategy="steps",
         save_steps=cfg.save_steps,
-        report_to="none",
+        report_to=cfg.report_to,  # the environment it needs comes from tracking.environ
         disable_tqdm=True,
         ddp_find_unused_parameters=False,
     )

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from .. import hardware, models, plots, storage
 from ..data import processed
-from . import callbacks, folders, lora, manifest, quiet, settings, speedups
+from . import callbacks, folders, lora, manifest, quiet, settings, speedups, tracking
 from .folders import TITLES, StageError  # noqa: F401  (StageError: what callers catch)
 from .trainer import make_trainer
 
@@ -127,7 +127,7 @@ def setup_stage(cfg, stage: str, extra_callbacks: list | None = None, progress: 
                          examples_per_row=settings.examples_per_row(cfg, stage, train_rows))
     if is_main_process():
         print(plan.describe())
-    with quiet.known_noise_silenced():
+    with quiet.known_noise_silenced(), storage.scoped_environ(tracking.environ(cfg, folder, name)):
         loaded = models.load_model(cfg, hardware.torch_dtype(plan.precision), backend, plan.load_in_4bit,
                                    plan.attention)
         model = lora.add_lora(loaded, cfg, plan.gradient_checkpointing, init_adapter, lean=cfg.lean_lora)
@@ -165,7 +165,8 @@ def run(setup: StageSetup) -> StageResult:
     hardware.reset_peak_memory()
     started = time.time()
     try:
-        with quiet.known_noise_silenced(), speedups.eager_fallback(setup.plan.compile):
+        with quiet.known_noise_silenced(), speedups.eager_fallback(setup.plan.compile), \
+                storage.scoped_environ(tracking.environ(cfg, setup.folder, setup.name)):
             trainer.train(resume_from_checkpoint=str(setup.checkpoint) if setup.checkpoint else None)
     finally:
         speedups.after_training(trainer.model)
@@ -194,6 +195,8 @@ def run(setup: StageSetup) -> StageResult:
             "versions": manifest.package_versions(), "git": manifest.git_commit(),
             "machine": hardware.describe_machine(),
         })
+    if is_main_process() and (where := tracking.describe(cfg, setup.folder)):
+        print(where)
     trainer.accelerator.wait_for_everyone()
     return StageResult(setup.stage, setup.folder, adapter, history, seconds, tokens, setup.plan, setup.backend,
                        setup.parameters, resources, trainer.model, setup.tokenizer)
