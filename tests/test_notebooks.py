@@ -58,7 +58,7 @@ def another_value(key: str, current):
         if option is bool:
             return not current if isinstance(current, bool) else True
         if option is int:
-            return (current or 0) + 64 if key != "max_steps" else 5
+            return {"max_steps": 5, "authorship_words": (current or 150) - 10}.get(key, (current or 0) + 64)
         if option is float:
             return current / 2
         if typing.get_origin(option) is list:
@@ -165,10 +165,14 @@ def test_all_four_notebooks_run_in_order_like_make_demo(tmp_path, monkeypatch):
     nb = nbformat.read(out / "03_instruct.ipynb", 4)
     assert "application/vnd.jupyter.widget-view+json" in nb.cells[-2].outputs[0]["data"], "the chat box"
     probe = run / "probe"
-    for name in ("report.html", "report.json", "measures.csv", "questionnaire.html", "questionnaire_key.json",
-                 "claim1.png", "claim2.png", "claim3.png", "claim4.png"):
+    for name in ("report.html", "report.json", "measures.csv", "claim1.png", "claim2.png", "claim3.png", "claim4.png"):
         assert (probe / name).exists(), name
     nb = nbformat.read(out / "04_probe_study.ipynb", 4)
+    shown = str([c.outputs for c in nb.cells if c.cell_type == "code" and "questionnaire_files" in c.source])
+    if (probe / "questionnaire.html").exists():   # the tiny model's 32-token answers may all be too short to cut
+        assert (probe / "questionnaire_key.json").exists() and "send to respondents" in shown
+    else:
+        assert "no questionnaire" in shown and "raise probe_max_new_tokens" in shown, shown
     figures = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if "image/png" in o.get("data", {})]
     assert len(figures) == 4, "one figure per claim, inline"
     assert list((run / "pretraining" / "wandb").glob("offline-run-*/*.wandb")), "W&B logged offline into the run"

@@ -185,8 +185,10 @@ def score(key: dict, responses: list[dict], seed: int = 0) -> dict:
             "respondents_count": len(people), "repeated_downloads": repeated}
 
 
-def score_path(key_path: Path, responses: str | Path, seed: int = 0) -> dict:
+def score_path(key_path: Path | None, responses: str | Path, seed: int = 0) -> dict:
     """Score every answer file in a folder (or one file) against the key."""
+    if key_path is None:
+        raise ValueError("questionnaire_responses: this run built no questionnaire to score them against")
     responses = Path(responses)
     files = sorted(responses.glob("*.json")) + sorted(responses.glob("*.csv")) if responses.is_dir() else [responses]
     if not files:

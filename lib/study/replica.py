@@ -17,7 +17,7 @@ import dataclasses
 import re
 
 from .. import display, plots
-from . import digidan, stats
+from . import digidan, questionnaire, stats
 from .measures import MEAN, PROPORTION, Measure, arm_rows
 from .study import ClaimResult, Study
 
@@ -93,6 +93,20 @@ def digidan_items(study: Study, arm: str) -> tuple[list[dict], dict]:
     questions = [s["question"] for s in sources]
     return digidan.build_items(sources, machine_sampler(study, arm, questions), n_machine=study.cfg.digidan_samples,
                                author_names=study.probes.get("author_names", []))
+
+
+def questionnaire_files(study: Study, arm: str | None) -> tuple[dict, object]:
+    """(what to show, the key's path or None): the blinded questionnaire of `arm` (default: the last model arm),
+    or, where every DigiDan item was dropped (answers too short to cut like hers), one line saying so and what
+    to change, instead of an empty page."""
+    arm = arm if arm in study.model_arms else study.model_arms[-1]
+    items, counts = digidan_items(study, arm)
+    if not items:
+        return ({"no questionnaire": f"all {counts.get('items_dropped', 0)} DigiDan items of {arm} dropped",
+                 "why": f"{counts.get('excluded_short', 0)} answers too short to cut like hers",
+                 "what to do": "raise probe_max_new_tokens"}, None)
+    page, key = questionnaire.save(study.folder, items, study.cfg.seed, arm, run_id=study.run_id)
+    return {"send to respondents": page, "keep to yourself": key}, key
 
 
 def digidan_test(study: Study) -> tuple[Measure, list[dict]]:
