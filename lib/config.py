@@ -17,6 +17,8 @@ from typing import Any, Literal
 
 import yaml
 
+from . import secret
+
 
 class ConfigError(ValueError):
     """A configuration file or override that cannot be used; the message names the key."""
@@ -132,6 +134,9 @@ class Config:
 
 KEYS = [f.name for f in dataclasses.fields(Config) if not f.metadata.get("internal")]
 _HINTS = typing.get_type_hints(Config)
+# how null is written where only text can be given (a command line, a notebook parameter): YAML's spellings,
+# Python's, and the empty string
+NULLS = ("null", "none", "~", "")
 
 
 def load_config(path: str | Path = "config.yaml", **overrides: Any) -> Config:
@@ -189,8 +194,17 @@ def check_keys(raw: dict[str, Any], source: str) -> None:
 
 
 def coerce(key: str, value: Any, source: str = "config") -> Any:
-    """Check one value against the field's type; accept the harmless spellings YAML produces."""
+    """Check one value against the field's type; accept the harmless spellings YAML produces.
+
+    A value shaped like an access token is refused before it can reach a path or a manifest, and never
+    echoed back. `null` (or `None`, `~`, an empty string) is null for the settings that may be empty.
+    """
     hint = _HINTS[key]
+    if secret.looks_secret(value):
+        raise ConfigError(f"{source}: '{key}' looks like an access token; a token is never a setting: "
+                          f"{secret.WHERE}")
+    if is_null(value) and type(None) not in typing.get_args(hint):
+        raise ConfigError(f"{source}: '{key}' cannot be null (it must be {_describe(hint)})")
     try:
         return _coerce(hint, value)
     except (TypeError, ValueError):
@@ -198,10 +212,14 @@ def coerce(key: str, value: Any, source: str = "config") -> Any:
             f"{source}: '{key}' must be {_describe(hint)}, got {value!r}") from None
 
 
+def is_null(value: Any) -> bool:
+    return value is None or isinstance(value, str) and value.strip().lower() in NULLS
+
+
 def _coerce(hint: Any, value: Any) -> Any:
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
+        if is_null(value) and type(None) in args:
             return None
         for option in (a for a in args if a is not type(None)):
             try:
@@ -274,6 +292,8 @@ def check_ranges(cfg: Config, source: str) -> None:
         ("learning_rate", cfg.learning_rate > 0, "positive"),
         ("val_fraction", 0 < cfg.val_fraction < 1, "between 0 and 1"),
         ("chunk_tokens", cfg.chunk_tokens is None or cfg.chunk_tokens >= 16, "at least 16"),
+        ("chunk_tokens", cfg.chunk_tokens is None or cfg.chunk_tokens <= cfg.max_seq_length,
+         f"at most max_seq_length ({cfg.max_seq_length}); raise max_seq_length too, or leave chunk_tokens null"),
         ("chunk_overlap", 0 <= cfg.chunk_overlap < cfg.effective_chunk_tokens // 2,
          "at least 0 and under half of chunk_tokens"),
         ("logging_steps", cfg.logging_steps >= 1, "at least 1"),

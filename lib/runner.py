@@ -7,18 +7,17 @@ the notebook and the cell; the executed notebook (with the error in it) and its 
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from pathlib import Path
 
-from . import storage
+from . import secret, storage
 from .config import KEYS
 
 NOTEBOOKS = ["01_data", "02_pretrain", "03_instruct", "04_probe_study"]
 NOTEBOOK_DIR = storage.PROJECT_ROOT / "notebooks"
 KERNEL_ENV = {"HF_DATASETS_DISABLE_PROGRESS_BARS": "1", "TOKENIZERS_PARALLELISM": "false"}  # readable outputs
-SECRET_NAME = re.compile(r"(?:^|_)token$|secret|password|api_?key", re.I)
+SECRET_NAME = secret.SECRET_NAME
 
 
 class NotebookFailed(RuntimeError):
@@ -27,11 +26,9 @@ class NotebookFailed(RuntimeError):
 
 def check_parameters(parameters: dict) -> None:
     """Secrets never travel as parameters (they would be written into the executed notebook)."""
-    secret_values = {v for k, v in os.environ.items() if SECRET_NAME.search(k) and len(v) >= 8}
     for name, value in parameters.items():
-        if SECRET_NAME.search(name) or (isinstance(value, str) and value in secret_values):
-            raise ValueError(f"parameter '{name}': secrets are never notebook parameters; set HF_TOKEN (or "
-                             "WANDB_API_KEY) in the environment or Colab Secrets instead")
+        if SECRET_NAME.search(name) or secret.looks_secret(value):
+            raise ValueError(f"parameter '{name}': secrets are never notebook parameters; {secret.WHERE}")
 
 
 def declared_parameters(name: str) -> dict:
