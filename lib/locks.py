@@ -68,12 +68,16 @@ class Lock:
         self.release()
 
 
-def acquire(path: str | Path, what: str) -> Lock:
-    """Take the lock file `path` for `what` (shown to whoever finds it held), or raise `LockHeld`."""
+def acquire(path: str | Path, what: str, nested: bool = True) -> Lock:
+    """Take the lock file `path` for `what` (shown to whoever finds it held), or raise `LockHeld`.
+
+    Within one process a held lock is taken again: `nested` counts it (each `release` gives back one
+    level), otherwise the same lock is handed back as it is (a notebook cell run twice).
+    """
     path = Path(path)
     with _guard:
         if str(path) in _held:
-            _held[str(path)].depth += 1
+            _held[str(path)].depth += 1 if nested else 0
             return _held[str(path)]
         path.parent.mkdir(parents=True, exist_ok=True)
         owner = {"pid": os.getpid(), "host": socket.gethostname(), "what": what,

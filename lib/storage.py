@@ -50,6 +50,37 @@ def describe_os_error(exc: OSError, path: str | Path | None = None) -> str:
     return f"{name}: {exc.strerror or exc}"
 
 
+def write_problem(exc: BaseException, folder: str | Path) -> str | None:
+    """One line for an error that a full disk or a read-only folder caused deep inside a library (the
+    trainer's torch.save, safetensors), or None for any other error."""
+    chain, seen = [], exc
+    while seen is not None and len(chain) < 5:
+        chain.append(seen)
+        seen = seen.__cause__ or seen.__context__
+    for err in chain:
+        if isinstance(err, StorageError):
+            return str(err)
+        if isinstance(err, OSError) and err.errno in WRITE_ERRORS:
+            return describe_os_error(err, folder)
+    text = " ".join(str(err) for err in chain)
+    full = "No space left" in text or "StorageFull" in text or "write failed" in text and free_bytes(folder) < 50e6
+    if full:
+        return describe_os_error(OSError(errno.ENOSPC, "No space left on device"), folder)
+    if "Read-only file system" in text or "ReadOnlyFilesystem" in text:
+        return describe_os_error(OSError(errno.EROFS, "Read-only file system"), folder)
+    return None
+
+
+def free_bytes(folder: str | Path) -> float:
+    path = Path(folder)
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    try:
+        return shutil.disk_usage(path).free
+    except OSError:
+        return float("inf")
+
+
 @contextlib.contextmanager
 def explained(path: str | Path) -> Iterator[None]:
     """Turn a full disk or a read-only folder, while writing `path`, into a one-line `StorageError`."""
@@ -227,12 +258,16 @@ def clean_staging(target: Path) -> list[Path]:
 def check_writable(folder: Path) -> None:
     """Fail now, in one line, if `folder` cannot be written (read-only, no permission, no space)."""
     probe = folder / f".write-check-{secrets.token_hex(4)}"
-    with explained(folder):
+    try:
         folder.mkdir(parents=True, exist_ok=True)
         try:
             probe.write_bytes(b"\0" * 4096)
         finally:
             probe.unlink(missing_ok=True)
+    except OSError as exc:
+        if exc.errno not in WRITE_ERRORS:
+            raise
+        raise StorageError(describe_os_error(OSError(exc.errno, exc.strerror), folder)) from None
 
 
 @contextlib.contextmanager

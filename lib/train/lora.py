@@ -8,6 +8,7 @@ replaced: the settings shown are the settings trained.
 from __future__ import annotations
 
 import json
+import struct
 from pathlib import Path
 
 # config key -> the adapter_config.json field it becomes
@@ -21,6 +22,43 @@ class AdapterMismatch(ValueError):
 def saved_shape(adapter: Path) -> dict:
     saved = json.loads((Path(adapter) / "adapter_config.json").read_text())
     return {"r": saved["r"], "lora_alpha": saved["lora_alpha"], "target_modules": sorted(saved["target_modules"])}
+
+
+def safetensors_problem(path: Path) -> str | None:
+    """Why a .safetensors file cannot be whole (cut short by a kill or a full disk), or None.
+
+    The file is an 8-byte header length, a JSON header giving each tensor's byte range, then the data: its
+    size must be exactly what the header says. Read without loading a single tensor.
+    """
+    try:
+        with open(path, "rb") as fh:
+            size = fh.seek(0, 2)
+            fh.seek(0)
+            (length,) = struct.unpack("<Q", fh.read(8))
+            if length > size:
+                raise ValueError
+            header = json.loads(fh.read(length))
+        end = max((v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"), default=0)
+    except (OSError, ValueError, KeyError, TypeError, struct.error):
+        return f"{path}: damaged (not a readable safetensors file)"
+    if size < 8 + length + end:
+        return f"{path}: truncated ({size:,} of {8 + length + end:,} bytes; the save was cut short?)"
+    return None
+
+
+def check_resume_shape(checkpoint: Path | None, shape: dict) -> None:
+    """A checkpoint is resumed with the LoRA shape it was saved with; a difference is one line, not the
+    trainer's pages of `size mismatch`."""
+    if checkpoint is None or not (Path(checkpoint) / "adapter_config.json").exists():
+        return
+    saved = saved_shape(checkpoint)
+    differs = [name for name in SHAPE_KEYS.values() if saved[name] != shape[name]]
+    if differs:
+        was = ", ".join(f"{n} = {saved[n]!r}" for n in differs)
+        now = ", ".join(f"{n} = {shape[n]!r}" for n in differs)
+        keys = ", ".join(k for k, n in SHAPE_KEYS.items() if n in differs)
+        raise AdapterMismatch(f"{checkpoint} was saved with {was}, this run has {now}; resume with the same "
+                              f"{keys}, or start a new run_name")
 
 
 def lora_settings(cfg, adapter: Path | None = None) -> dict:

@@ -1,0 +1,164 @@
+"""Nothing lost, no surprises: what a training stage does with finished work, damaged checkpoints, the wrong
+checkpoint, a mismatched adapter, a read-only folder, a full disk, a second run at once, and the seed."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from lib import config, models, storage
+from lib.data import prepare, processed
+from lib.train import folders, lora
+from lib.train import stage as training
+from tests.conftest import ROOT
+
+FAST = dict(model="tiny", load_in_4bit=False, max_seq_length=128, per_device_train_batch_size=4,
+            gradient_accumulation_steps=1, learning_rate=2e-2, warmup_ratio=0.0, logging_steps=1, eval_steps=1000,
+            save_steps=1)
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("processed")
+    prepare.run(config.load_config(ROOT / "config.yaml", **FAST, processed_dir=str(folder)), verbose=False)
+    return folder
+
+
+@pytest.fixture
+def cfg(data_dir, outputs):
+    return config.load_config(ROOT / "config.yaml", **FAST, processed_dir=str(data_dir), run_name="safe")
+
+
+def weights(folder: Path) -> dict:
+    from safetensors.torch import load_file
+
+    return load_file(str(folder / "adapter_model.safetensors"))
+
+
+def snapshot(folder: Path) -> dict:
+    return {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+# --- the seed -------------------------------------------------------------------------------------------
+
+def test_the_same_inputs_and_seed_give_the_same_adapter(cfg):
+    one = training.train_stage(cfg.replace(max_steps=4, run_name="seed-a"), "pretraining", progress=False)
+    torch.manual_seed(12345)  # whatever ran before must not matter
+    two = training.train_stage(cfg.replace(max_steps=4, run_name="seed-b"), "pretraining", progress=False)
+    a, b = weights(one.adapter), weights(two.adapter)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    other = training.train_stage(cfg.replace(max_steps=4, run_name="seed-c", seed=7), "pretraining", progress=False)
+    assert not all(torch.equal(a[k], weights(other.adapter)[k]) for k in a), "the seed matters"
+
+
+# --- finished stages ------------------------------------------------------------------------------------
+
+def test_resume_auto_never_touches_a_finished_stage(cfg):
+    done = training.train_stage(cfg.replace(max_steps=2), "pretraining", progress=False)
+    before = snapshot(done.folder)
+    for steps in (2, 4):
+        with pytest.raises(storage.RunExistsError, match="already finished; there is nothing to resume"):
+            training.train_stage(cfg.replace(max_steps=steps, resume="auto"), "pretraining", progress=False)
+    assert snapshot(done.folder) == before
+
+
+def test_overwrite_checks_every_input_before_deleting_anything(cfg, tmp_path):
+    done = training.train_stage(cfg.replace(max_steps=2), "pretraining", progress=False)
+    before = snapshot(done.folder)
+    bad = [(dict(processed_dir=str(tmp_path / "nowhere")), processed.DataError),
+           (dict(use_unsloth=True), models.BackendError),
+           (dict(resume=str(tmp_path)), folders.StageError)]
+    for change, error in bad:
+        with pytest.raises(error):
+            training.train_stage(cfg.replace(max_steps=2, overwrite=True, **change), "pretraining", progress=False)
+        assert snapshot(done.folder) == before, change
+    again = training.train_stage(cfg.replace(max_steps=3, overwrite=True), "pretraining", progress=False)
+    assert json.loads((again.folder / "manifest.json").read_text())["steps"] == 3
+
+
+# --- checkpoints ----------------------------------------------------------------------------------------
+
+def unfinished_run(cfg, steps: int = 3) -> Path:
+    """A stage-1 run that saved checkpoints 1..steps and then 'died' (its manifest and adapter removed)."""
+    result = training.train_stage(cfg.replace(max_steps=steps), "pretraining", progress=False)
+    (result.folder / "manifest.json").unlink()
+    shutil.rmtree(result.folder / "adapter")
+    return result.folder
+
+
+def test_a_damaged_newest_checkpoint_falls_back_to_the_one_before(cfg):
+    folder = unfinished_run(cfg)
+    state = folder / "checkpoints" / "checkpoint-3" / "trainer_state.json"
+    state.write_text(state.read_text()[:40])  # cut short, as by a full disk or a kill mid-save
+    with pytest.warns(UserWarning, match=rf"{state}: damaged .* resuming from checkpoint-2 instead"):
+        setup = training.setup_stage(cfg.replace(max_steps=4, resume="auto"), "pretraining", progress=False)
+    assert setup.checkpoint.name == "checkpoint-2"
+    result = training.run(setup)
+    assert json.loads((result.folder / "manifest.json").read_text())["steps"] == 4
+
+
+def test_a_checkpoint_of_the_other_stage_is_refused(cfg):
+    training.train_stage(cfg.replace(max_steps=1), "pretraining", progress=False)
+    result = training.train_stage(cfg.replace(max_steps=2), "instruction", progress=False)
+    other = result.folder / "checkpoints" / "checkpoint-1"
+    with pytest.raises(folders.StageError, match=r"checkpoint-1: a checkpoint of stage 'instruction'.*not 'pretraining'"):
+        training.train_stage(cfg.replace(max_steps=2, run_name="fresh", resume=str(other)), "pretraining",
+                             progress=False)
+
+
+def test_a_lora_size_mismatch_on_resume_is_one_line(cfg):
+    folder = unfinished_run(cfg, steps=2)
+    with pytest.raises(lora.AdapterMismatch) as caught:
+        training.train_stage(cfg.replace(max_steps=3, resume="auto", lora_r=8), "pretraining", progress=False)
+    message = str(caught.value)
+    assert "\n" not in message and "size mismatch" not in message
+    assert f"{folder / 'checkpoints' / 'checkpoint-2'}" in message and "r = 16" in message and "r = 8" in message
+
+
+def test_a_truncated_adapter_is_named(cfg):
+    stage1 = training.train_stage(cfg.replace(max_steps=1), "pretraining", progress=False)
+    weights_file = stage1.adapter / "adapter_model.safetensors"
+    weights_file.write_bytes(weights_file.read_bytes()[:-100])
+    with pytest.raises(folders.StageError) as caught:
+        training.train_stage(cfg.replace(max_steps=1), "instruction", progress=False)
+    assert str(caught.value).startswith(f"{weights_file}: truncated") and "\n" not in str(caught.value)
+
+
+# --- two runs at once -----------------------------------------------------------------------------------
+
+HOLD = """
+import sys, time
+from lib import locks
+locks.acquire(sys.argv[1], "a test run")
+print("held", flush=True)
+time.sleep(60)
+"""
+
+
+def hold_lock(path: Path) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(path)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "held"
+    return proc
+
+
+def test_a_second_training_of_the_same_run_fails_at_once_saying_who_holds_it(cfg, outputs):
+    holder = hold_lock(outputs / "safe" / ".lock")
+    try:
+        started = time.time()
+        with pytest.raises(Exception) as caught:
+            training.train_stage(cfg.replace(max_steps=1), "pretraining", progress=False)
+        assert time.time() - started < 5
+        message = str(caught.value)
+        assert f"pid {holder.pid} on {os.uname().nodename} since " in message and "\n" not in message
+        assert not (outputs / "safe" / "pretraining").exists(), "nothing was written"
+    finally:
+        holder.kill()
+        holder.wait()
+    result = training.train_stage(cfg.replace(max_steps=1), "pretraining", progress=False)  # a dead holder's
+    assert (result.folder / "manifest.json").exists()                                      # lock is taken over
