@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import config as config_mod
-from . import generation, models, storage
+from . import generation, models, sample, storage
 
 ARMS = ("instruction", "sft_only", "pretraining")  # the run's stage folders, most tuned first
 
@@ -93,6 +93,7 @@ def run_cli(target: str, cfg: config_mod.Config, prompt: str | None, test: bool,
     if prompt:
         show(prompt, conversation.ask(prompt))
     if test:
+        sample.warn(cfg, "compare_prompts")
         for question in generation.read_prompts(storage.resolve(cfg.compare_prompts)):
             conversation.reset()
             show(question, conversation.ask(question))

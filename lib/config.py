@@ -166,7 +166,12 @@ def from_parameters(namespace: dict[str, Any]) -> Config:
 
     Reads `config_file` and every configuration key defined in `namespace` (the parameters cell defines
     them, papermill's injected cell may change them); a parameter left at None keeps the file's value.
+    A secret written out in any cell (papermill's `-p hf_token ...` injects one) stops the notebook.
     """
+    try:
+        secret.refuse_in_sources(namespace)
+    except secret.SecretInSource as exc:
+        raise ConfigError(str(exc)) from None
     values = {}
     for key in KEYS:
         value = namespace.get(key)

@@ -11,7 +11,7 @@ import re
 import time
 from pathlib import Path
 
-from . import secret, storage
+from . import locks, secret, storage
 from .config import KEYS
 
 NOTEBOOKS = ["01_data", "02_pretrain", "03_instruct", "04_probe_study"]
@@ -50,8 +50,10 @@ def run_notebooks(parameters: dict, names: list[str] | None = None, out_dir: Pat
                          + (" (config keys: see config.yaml)" if any(u not in KEYS for u in unknown) else ""))
     run_name = parameters.get("run_name") or "main"
     out_dir = out_dir or storage.run_dir(run_name) / "notebooks"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with storage.scoped_environ(KERNEL_ENV):
+    with storage.explained(out_dir):
+        out_dir.mkdir(parents=True, exist_ok=True)
+    # one batch per run at a time: a second would interleave its notebooks with this one's
+    with locks.acquire(out_dir / ".lock", f"the notebooks of run '{run_name}'"), storage.scoped_environ(KERNEL_ENV):
         for name in names:
             execute(name, {k: v for k, v in parameters.items() if k in declared[name]}, out_dir, log_output)
     return out_dir

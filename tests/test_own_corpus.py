@@ -265,3 +265,23 @@ def test_the_schopenhauer_pattern_from_the_tests_still_holds():
     assert {"10714-on-style.txt", "10732-on-noise.txt"} <= {d.name for d in docs}
     assert not any(d.text.startswith(d.heading) for d in docs)
     json.dumps(docs.file_reports)  # reports are plain data, written into the manifest
+
+
+@pytest.mark.slow
+def test_01_data_on_your_own_book_shows_the_split_and_records_what_the_file_lost(tmp_path, monkeypatch):
+    import nbformat
+
+    from lib import runner
+
+    monkeypatch.setenv("P4_OUTPUTS", str(tmp_path / "outputs"))
+    out = runner.run_notebooks({"model": "tiny", "max_seq_length": 256, "corpus": str(book(tmp_path / "book.txt")),
+                                "split_pattern": HEADINGS, "strip_gutenberg": True, "qa_file": "null",
+                                "val_fraction": 0.34, "processed_dir": str(tmp_path / "p"), "run_name": "own"},
+                               ["01_data"])
+    nb = nbformat.read(out / "01_data.ipynb", as_version=4)
+    cell = next(c for c in nb.cells if c.cell_type == "code" and c.source.startswith("preview.table("))
+    shown = "".join(str(o.get("data", {}).get("text/plain", "")) + o.get("text", "") for o in cell.outputs)
+    assert "On Surrogates" in shown and "dropped from" in shown and "index at the end" in shown
+    manifest = json.loads((tmp_path / "p" / "manifest.json").read_text())
+    assert manifest["removed_from_files"][0]["contents_entries"] == 3
+    assert manifest["config"]["qa_file"] is None and "researcher" not in manifest["pairs_by_source"]

@@ -35,6 +35,7 @@ def hold_lock(path) -> subprocess.Popen:
 
 # --- locks ----------------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_a_second_prepare_on_the_same_processed_dir_fails_at_once(tmp_path, capsys):
     out = tmp_path / "processed"
     holder = hold_lock(tmp_path / ".processed.lock")
@@ -50,6 +51,7 @@ def test_a_second_prepare_on_the_same_processed_dir_fails_at_once(tmp_path, caps
         holder.wait()
 
 
+@pytest.mark.slow
 def test_a_dead_processs_lock_on_this_machine_is_taken_over(tmp_path, capsys):
     from lib import locks
 
@@ -188,3 +190,45 @@ def test_a_full_disk_or_read_only_folder_while_preparing_is_one_line(tmp_path):
     done = isolated(f"mount --bind {disk} {disk}; mount -o remount,bind,ro {disk}; {prep}")
     last = done.stderr.strip().splitlines()[-1]
     assert done.returncode == 2 and f"{disk}/" in last and "read-only" in last, done.stderr[-3000:]
+
+
+# --- secrets handed to papermill directly -------------------------------------------------------------------
+
+def papermill_direct(tmp_path, env: dict, *params: str):
+    out = tmp_path / "executed.ipynb"
+    done = subprocess.run([sys.executable, "-m", "papermill", str(ROOT / "notebooks" / "01_data.ipynb"), str(out),
+                           "--cwd", str(ROOT / "notebooks"), "-p", "model", "tiny", "-p", "processed_dir",
+                           str(tmp_path / "p"), *params], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=300)
+    deadline = time.time() + 30
+    while time.time() < deadline and SECRET in out.read_text():  # the watcher's last pass follows papermill's
+        time.sleep(0.2)
+    return done, out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("params", [("-p", "hf_token", SECRET), ("-p", "run_name", SECRET)],
+                         ids=["hf_token", "run_name"])
+def test_a_token_given_to_papermill_never_stays_in_the_executed_notebook(tmp_path, params):
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")}
+    done, out = papermill_direct(tmp_path, env, *params)
+    assert done.returncode != 0, "the notebook refuses to run with a token as a parameter"
+    saved = out.read_text()
+    assert SECRET not in saved and SECRET not in done.stdout + done.stderr
+    assert "[secret removed]" in saved and "tokens are never notebook parameters" in saved
+    assert not (tmp_path / "p").exists(), "nothing was written"
+
+
+@pytest.mark.slow
+def test_a_second_batch_of_the_same_run_fails_at_once(tmp_path, monkeypatch):
+    from lib import runner
+
+    monkeypatch.setenv("P4_OUTPUTS", str(tmp_path / "outputs"))
+    holder = hold_lock(tmp_path / "outputs" / "twice" / "notebooks" / ".lock")
+    try:
+        with pytest.raises(RuntimeError, match=rf"pid {holder.pid} on {socket.gethostname()}"):
+            runner.run_notebooks({"model": "tiny", "run_name": "twice"}, ["01_data"])
+        assert sorted(p.name for p in (tmp_path / "outputs" / "twice" / "notebooks").iterdir()) == [".lock"]
+    finally:
+        holder.kill()
+        holder.wait()

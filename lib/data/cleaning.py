@@ -11,7 +11,7 @@ import unicodedata
 from collections import Counter
 from dataclasses import replace
 
-from .corpus import Document
+from .corpus import Corpus, Document
 
 INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))  # zero-width, soft hyphen
 SPACES = {ord(c): " " for c in "\u00a0\u2002\u2003\u2009\u202f\u3000"}
@@ -19,13 +19,14 @@ SUPERSCRIPTS = "\u00b9\u00b2\u00b3\u2070\u2074\u2075\u2076\u2077\u2078\u2079"
 
 
 def clean_corpus(docs: list[Document], unwrap_lines: bool = True) -> tuple[list[Document], list[dict]]:
-    """Clean every document; return the cleaned documents and one report row per document."""
+    """Clean every document; return the cleaned documents (with their files' reports, when read as a
+    `Corpus`) and one report row per document."""
     cleaned, reports = [], []
     for doc in docs:
         new, report = clean_document(doc, unwrap_lines)
         cleaned.append(new)
         reports.append(report)
-    return cleaned, reports
+    return Corpus(cleaned, getattr(docs, "file_reports", [])), reports
 
 
 def clean_document(doc: Document, unwrap_lines: bool = True) -> tuple[Document, dict]:

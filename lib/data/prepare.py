@@ -185,7 +185,7 @@ def run(cfg, mode: str = "both", tokenizer=None, generate=None, verbose: bool = 
         split = split_documents(docs, cfg.val_fraction, cfg.seed, cfg.val_documents, one_document_advice(cfg, docs))
         mode = widened_mode(cfg, mode, out_dir, split, generate)
         chunks = chunking.chunk_corpus(docs, tokenizer, cfg.effective_chunk_tokens, cfg.chunk_overlap)
-        pair_rows, extra = None, {"removed_from_files": getattr(loaded, "file_reports", [])}
+        pair_rows, extra = None, {"removed_from_files": loaded.file_reports}
         if mode in ("instruction", "both"):
             built, dropped = build_pairs(cfg, docs, tokenizer, generate)
             pair_rows = [pairs.to_chat(p, cfg.system_prompt) for p in built]
