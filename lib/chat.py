@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import config as config_mod
-from . import generation, models, sample, storage
+from . import disk, generation, models, sample, storage
 
 ARMS = ("instruction", "sft_only", "pretraining")  # the run's stage folders, most tuned first
 
@@ -81,6 +81,9 @@ def load_for_chat(target: str, cfg):
     from peft import PeftModel
 
     adapter = find_adapter(target)
+    weights = adapter / "adapter_model.safetensors"
+    if weights.exists() and (problem := disk.safetensors_problem(weights)):
+        raise ValueError(f"{problem}; train that stage again, or chat with another adapter")
     cfg = models.trained_settings(cfg, adapter.parent)
     loaded = models.load_model(cfg, backend="hf")
     return PeftModel.from_pretrained(loaded.model, str(adapter)), loaded.tokenizer, cfg, adapter

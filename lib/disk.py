@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import secrets
 import shutil
+import struct
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -92,3 +94,25 @@ def check_writable(folder: Path) -> None:
         if exc.errno not in WRITE_ERRORS:
             raise
         raise StorageError(describe_os_error(OSError(exc.errno, exc.strerror), folder)) from None
+
+
+def safetensors_problem(path: Path) -> str | None:
+    """Why a .safetensors file cannot be whole (cut short by a kill or a full disk), or None.
+
+    The file is an 8-byte header length, a JSON header giving each tensor's byte range, then the data: its
+    size must be exactly what the header says. Read without loading a single tensor.
+    """
+    try:
+        with open(path, "rb") as fh:
+            size = fh.seek(0, 2)
+            fh.seek(0)
+            (length,) = struct.unpack("<Q", fh.read(8))
+            if length > size:
+                raise ValueError
+            header = json.loads(fh.read(length))
+        end = max((v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"), default=0)
+    except (OSError, ValueError, KeyError, TypeError, struct.error):
+        return f"{path}: damaged (not a readable safetensors file)"
+    if size < 8 + length + end:
+        return f"{path}: truncated ({size:,} of {8 + length + end:,} bytes; the save was cut short?)"
+    return None

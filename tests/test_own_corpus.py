@@ -7,7 +7,7 @@ import warnings
 
 import pytest
 
-from lib import config
+from lib import config, storage
 from lib.__main__ import main
 from lib.data import cleaning, corpus, pairs, prepare
 from tests.conftest import ROOT, SHARED_CORPORA, make_cfg, needs_shared
@@ -208,6 +208,10 @@ def test_the_samples_question_file_is_not_used_with_your_corpus(tmp_path, tiny_t
     with pytest.warns(UserWarning, match=r"qa_file: data/sample/qa_pairs\.jsonl holds the sample author's"):
         manifest = prepare.run(cfg, tokenizer=tiny_tokenizer, verbose=False)
     assert "researcher" not in manifest["pairs_by_source"]
+    answers = [r["completion"][0]["content"] for name in ("instruction_train.jsonl", "instruction_val.jsonl")
+               for r in storage.read_jsonl(tmp_path / "processed" / name)]
+    assert answers and not [a for a in answers if re.search(r"^\[\d\]|An address to|\. \. \.|\{", a)], \
+        "no answer is a footnote, a contents line or a page marker"
     with pytest.raises(pairs.PairsError, match="not in the corpus"):  # named explicitly, it is checked
         prepare.run(cfg.replace(qa_file="data/sample/qa_pairs.jsonl"), tokenizer=tiny_tokenizer, verbose=False)
 
@@ -256,6 +260,10 @@ def test_the_readme_pattern_splits_the_chesterton_book_into_its_essays():
     cleaned, _ = cleaning.clean_corpus(docs)
     assert all(len(d.text) > 3000 for d in cleaned)
     assert cleaned[0].text.startswith("I cannot understand the people who take literature seriously")
+    # what the README says of the same pattern without strip_gutenberg: the furniture shows up, flagged
+    unstripped = corpus.from_config(cfg.replace(strip_gutenberg=False), verbose=False)
+    flagged = [r["document"] for r in preview.rows(unstripped) if r["looks like"]]
+    assert any("contents" in name for name in flagged) and any("license" in name for name in flagged), flagged
 
 
 @needs_shared

@@ -84,6 +84,13 @@ def test_overwrite_checks_every_input_before_deleting_anything(cfg, tmp_path):
     assert json.loads((again.folder / "manifest.json").read_text())["steps"] == 2
 
 
+def test_your_corpus_with_the_samples_compare_prompts_warns_before_training(cfg):
+    with pytest.warns(UserWarning, match=r"compare_prompts: data/prompts/compare\.txt holds the sample author's"):
+        setup = training.setup_stage(cfg.replace(max_steps=1, corpus="elsewhere/my_essays"), "pretraining",
+                                     progress=False)
+    setup.release()
+
+
 # --- checkpoints ----------------------------------------------------------------------------------------
 
 def unfinished_run(cfg, steps: int = 3) -> Path:
@@ -131,6 +138,10 @@ def test_a_truncated_adapter_is_named(cfg):
     with pytest.raises(folders.StageError) as caught:
         training.train_stage(cfg.replace(max_steps=1), "instruction", progress=False)
     assert str(caught.value).startswith(f"{weights_file}: truncated") and "\n" not in str(caught.value)
+    from lib import chat
+
+    with pytest.raises(ValueError, match=rf"{weights_file}: truncated"):  # and chat says the same
+        chat.load_for_chat(str(stage1.adapter), cfg)
 
 
 # --- two runs at once -----------------------------------------------------------------------------------

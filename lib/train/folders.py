@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .. import locks, storage
+from ..disk import safetensors_problem
 
 STAGES = ("pretraining", "instruction")
 ARMS = ("pretraining", "instruction", "sft_only")   # the folder names, which are also the study's arm names
@@ -63,8 +64,6 @@ def latest_checkpoint(folder: Path, warn: bool = False) -> Path | None:
 
 def checkpoint_problem(path: Path) -> str | None:
     """Why a checkpoint folder cannot be resumed from, or None."""
-    from .lora import safetensors_problem
-
     state = path / "trainer_state.json"
     if not state.exists():
         return f"{path}: not a checkpoint folder (no trainer_state.json)"
@@ -105,8 +104,6 @@ def starting_adapter(cfg, stage: str) -> Path | None:
     """Stage 2 continues the finished stage-1 adapter of the same run."""
     if stage != "instruction" or cfg.init_from == "base":
         return None
-    from .lora import safetensors_problem
-
     stage1 = storage.run_dir(cfg.run_name) / "pretraining"
     if not (stage1 / "manifest.json").exists():
         raise StageError(f"{stage1}: stage 1 of run '{cfg.run_name}' has not finished; run 02_pretrain first "

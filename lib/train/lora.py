@@ -8,7 +8,6 @@ replaced: the settings shown are the settings trained.
 from __future__ import annotations
 
 import json
-import struct
 from pathlib import Path
 
 # config key -> the adapter_config.json field it becomes
@@ -22,28 +21,6 @@ class AdapterMismatch(ValueError):
 def saved_shape(adapter: Path) -> dict:
     saved = json.loads((Path(adapter) / "adapter_config.json").read_text())
     return {"r": saved["r"], "lora_alpha": saved["lora_alpha"], "target_modules": sorted(saved["target_modules"])}
-
-
-def safetensors_problem(path: Path) -> str | None:
-    """Why a .safetensors file cannot be whole (cut short by a kill or a full disk), or None.
-
-    The file is an 8-byte header length, a JSON header giving each tensor's byte range, then the data: its
-    size must be exactly what the header says. Read without loading a single tensor.
-    """
-    try:
-        with open(path, "rb") as fh:
-            size = fh.seek(0, 2)
-            fh.seek(0)
-            (length,) = struct.unpack("<Q", fh.read(8))
-            if length > size:
-                raise ValueError
-            header = json.loads(fh.read(length))
-        end = max((v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"), default=0)
-    except (OSError, ValueError, KeyError, TypeError, struct.error):
-        return f"{path}: damaged (not a readable safetensors file)"
-    if size < 8 + length + end:
-        return f"{path}: truncated ({size:,} of {8 + length + end:,} bytes; the save was cut short?)"
-    return None
 
 
 def check_resume_shape(checkpoint: Path | None, shape: dict) -> None:
