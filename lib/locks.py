@@ -54,6 +54,7 @@ class Lock:
             if self.depth:
                 return
             _held.pop(str(self.path), None)
+        atexit.unregister(self.release)
         self._stop.set()
         try:
             if read_owner(self.path).get("token") == self.owner["token"]:

@@ -71,6 +71,10 @@ def test_a_marker_written_wrong_is_named(tmp_path):
 def test_the_book_splits_into_its_essays_with_headings_out_of_the_text(loaded):
     assert [d.name for d in loaded] == ["book-on-stories.txt", "book-on-surrogates.txt", "book-on-rights.txt"]
     assert [d.title for d in loaded] == ["On Stories", "On Surrogates", "On Rights"]
+    lines = loaded[0].source.split("#")[0]
+    raw = open(lines, encoding="utf-8").read().replace("\r\n", "\n").split("\n")
+    assert [raw[d.line - 1] for d in loaded] == ["ON STORIES", "ON SURROGATES", "ON RIGHTS"]
+    assert loaded[0].line > 15, "the heading's line in the file, not in the CONTENTS list"
     assert not any(d.text.lstrip().startswith("ON ") for d in loaded), "headings are titles, not text"
 
 
@@ -254,6 +258,8 @@ def test_the_readme_pattern_splits_the_chesterton_book_into_its_essays():
     assert len(docs) == 35, titles       # the CONTENTS lists 36; the e-text lacks the last essay
     assert titles[0] == "The Case for the Ephemeral" and titles[-1] == "Christmas"
     assert 'The "Eatanswill Gazette."' in titles and "Edward VII. and Scotland" in titles
+    lines = (ROOT / flags["corpus"]).read_text().replace("\r\n", "\n").split("\n")
+    assert lines[docs[2].line - 1] == "THE FALLACY OF SUCCESS" and docs[2].line > 120, "its line in the file"
     assert not [r for r in preview.rows(docs) if r["looks like"]], "no document looks wrong"
     report = docs.file_reports[0]
     assert report["contents_entries"] == 36 and report["gutenberg_licence_chars"] > 10_000

@@ -77,9 +77,11 @@ def load_corpus(path: str | Path, split_pattern: str | None = None, drop_section
     for doc in loaded:
         counts: Counter = Counter()
         chars = len(doc.text)
+        original = doc.text
         if strip_gutenberg:
             doc = _strip_boilerplate(doc, counts)
-        parts = split_by_headings(doc, split_pattern, drop_sections, counts=counts) if split_pattern else [doc]
+        parts = split_by_headings(doc, split_pattern, drop_sections, counts=counts, original=original) \
+            if split_pattern else [doc]
         docs += parts
         if +counts:
             reports.append({"file": doc.source, "chars": chars, **dict(sorted((+counts).items()))})
@@ -203,7 +205,7 @@ def check_unique(docs: list[Document]) -> None:
 # --- one long file into documents ---------------------------------------------------------------------
 
 def split_by_headings(doc: Document, pattern: str, drop_sections: str | None = None, min_chars: int = 200,
-                      counts: Counter | None = None) -> list[Document]:
+                      counts: Counter | None = None, original: str | None = None) -> list[Document]:
     """Cut a document at whole lines matching `pattern`; each heading starts a new document (its title).
 
     Text before the first heading is dropped (title pages, prefaces without a heading); sections whose
@@ -222,8 +224,9 @@ def split_by_headings(doc: Document, pattern: str, drop_sections: str | None = N
         return [doc]
     counts = counts if counts is not None else Counter()
     counts.update(moved)
+    lines = headings.lines_in(original, found) if original is not None else [s.line for s in found]
     docs, used = [], Counter()
-    for section in found:
+    for section, line in zip(found, lines):
         if drop and drop.search(section.heading):
             counts["dropped_sections"] += 1
             counts["dropped_section_chars"] += len(section.body)
@@ -233,7 +236,7 @@ def split_by_headings(doc: Document, pattern: str, drop_sections: str | None = N
         name = f"{Path(doc.name).stem}-{slug}" + (f"-{used[slug]}" if used[slug] > 1 else "") + ".txt"
         docs.append(Document(name=name, category=doc.category, text=section.body,
                              source=f"{doc.source}#{section.heading}", kind=doc.kind, heading=section.heading,
-                             line=section.line))
+                             line=line))
     return docs
 
 

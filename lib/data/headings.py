@@ -28,6 +28,7 @@ class Section:
     heading: str        # the heading line(s), joined ("CHAPTER I. ON SILENCE.")
     body: str
     line: int           # line number of the first heading line in the text (1-based)
+    first: str = ""     # that first heading line
 
 
 def heading_lines(text: str, heading: re.Pattern) -> list[re.Match]:
@@ -58,21 +59,38 @@ def sections(text: str, heading: re.Pattern, min_chars: int = 200) -> tuple[list
     bodies[-1], back = gutenberg.cut_back_matter(bodies[-1], after=0.0)
     counts.update(back)
     out: list[Section] = []
-    pending, pending_line = "", 0
+    pending, pending_line, first = "", 0, ""
     for i, (m, body) in enumerate(zip(starts, bodies)):
         title = " ".join(filter(None, [pending, m.group(0).strip()]))
         line = pending_line or text.count("\n", 0, m.start()) + 1
+        first = first or m.group(0).strip()
         body = body.strip("\n")
         if len(body.strip()) < min_chars and i + 1 < len(starts):
             pending, pending_line = title, line
             counts["short_section_chars"] += len(body.strip())
             continue
-        pending, pending_line = "", 0
+        pending, pending_line, line_text, first = "", 0, first, ""
         if is_back_matter(m.group(0), body):
             counts["index_chars" if gutenberg.INDEX.match(m.group(0)) else "adverts_chars"] += len(body)
             continue
-        out.append(Section(title, body, line))
+        out.append(Section(title, body, line, line_text))
     return out, counts
+
+
+def lines_in(original: str, found: list[Section]) -> list[int]:
+    """Each section's heading line in the original file (before Gutenberg's furniture was taken out):
+    the first line, after the previous heading's, that reads as the heading's first line and is followed
+    by the section's own first line within a few lines (a CONTENTS entry is not; an epigraph moved to the
+    section stands just before its heading)."""
+    lines = [line.strip() for line in original.replace("\r\n", "\n").split("\n")]
+    out, at = [], 0
+    for section in found:
+        opening = next((line.strip() for line in section.body.split("\n") if line.strip()), "")
+        hit = next((i for i in range(at, len(lines)) if lines[i] == section.first
+                    and (not opening or opening in lines[max(0, i - 16):i + 16])), None)
+        out.append(hit + 1 if hit is not None else section.line)
+        at = hit + 1 if hit is not None else at
+    return out
 
 
 def epigraph_tail(body: str) -> str:
