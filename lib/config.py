@@ -134,9 +134,7 @@ class Config:
 
 KEYS = [f.name for f in dataclasses.fields(Config) if not f.metadata.get("internal")]
 _HINTS = typing.get_type_hints(Config)
-# how null is written where only text can be given (a command line, a notebook parameter): YAML's spellings,
-# Python's, and the empty string
-NULLS = ("null", "none", "~", "")
+NULLS = ("null", "none", "~", "")  # null where only text can be given (a flag, a notebook parameter)
 
 
 def load_config(path: str | Path = "config.yaml", **overrides: Any) -> Config:
@@ -199,10 +197,8 @@ def check_keys(raw: dict[str, Any], source: str) -> None:
 
 
 def coerce(key: str, value: Any, source: str = "config") -> Any:
-    """Check one value against the field's type; accept the harmless spellings YAML produces.
-
-    A value shaped like an access token is refused before it can reach a path or a manifest, and never
-    echoed back. `null` (or `None`, `~`, an empty string) is null for the settings that may be empty.
+    """Check one value against the field's type; accept the harmless spellings YAML produces. A value shaped
+    like an access token is refused, never echoed; `null` (`None`, `~`, '') empties a setting that may be empty.
     """
     hint = _HINTS[key]
     if secret.looks_secret(value):

@@ -1,10 +1,10 @@
 """The bundled sample's own files, and never using them quietly with another author's corpus.
 
 The defaults in config.yaml point at the sample author's files (her question-answer pairs, the questions
-the side-by-side tables ask, the probe files of the study) so that the demo runs as shipped. With your own
-corpus those files are about someone else: the sample's question-answer file is then left out with a
-warning (unless you name it explicitly), and the compare prompts and probe files are used with a warning
-that says how to write your own.
+the side-by-side tables ask) so that the demo runs as shipped. With your own corpus those files are about
+someone else: the sample's question-answer file is then left out with a warning (unless you name it
+explicitly), and the compare prompts are used with a warning that says how to write your own. (The probe
+study refuses another corpus's probes itself: `lib.study.probes.check_belongs`.)
 """
 
 from __future__ import annotations
@@ -15,14 +15,11 @@ from pathlib import Path
 from . import storage
 
 CORPUS = "data/sample/complete_corpus.txt"
-FILES = {"qa_file": "data/sample/qa_pairs.jsonl", "compare_prompts": "data/prompts/compare.txt",
-         "probe_dir": "data/probes"}
+FILES = {"qa_file": "data/sample/qa_pairs.jsonl", "compare_prompts": "data/prompts/compare.txt"}
 YOURS = {
     "qa_file": "write your own question-answer file (JSONL or CSV: question, answer, optionally document) and "
                "set qa_file to it, or set qa_file to null",
     "compare_prompts": "write your own questions, one per line, in a text file and set compare_prompts to it",
-    "probe_dir": "copy data/probes/, rewrite each file for your author (data/probes/README.md says how), and set "
-                 "probe_dir to the copy",
 }
 
 

@@ -228,7 +228,7 @@ def test_the_samples_compare_prompts_warn_with_your_corpus(tmp_path):
         sample.warn(own, "compare_prompts")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        sample.warn(make_cfg(tmp_path), "compare_prompts", "probe_dir")  # the sample itself: no warning
+        sample.warn(make_cfg(tmp_path), "compare_prompts")  # the sample itself: no warning
         sample.warn(own.replace(compare_prompts=str(tmp_path / "q.txt")), "compare_prompts")
 
 
