@@ -151,12 +151,18 @@ def cmd_probes(args) -> int:
 def cmd_run(args) -> int:
     from . import runner
 
-    # validated and typed now, before any notebook starts
-    params = {k: config_mod.coerce(k, v, "--" + k) for k, v in overrides(args).items()}
+    params = notebook_parameters(overrides(args))
     names = args.notebooks.split(",") if args.notebooks else None
     out = runner.run_notebooks(params, names, log_output=args.log_output)
     print(f"executed notebooks and HTML copies: {out}")
     return 0
+
+
+def notebook_parameters(given: dict) -> dict:
+    """Flags as notebook parameters, validated and typed before any notebook starts. A null stays the word
+    "null": a parameter of None would mean "keep config.yaml's value" in the notebook."""
+    typed = {k: config_mod.coerce(k, v, "--" + k) for k, v in given.items()}
+    return {k: "null" if v is None else v for k, v in typed.items()}
 
 
 def build_parser() -> tuple[Parser, dict[str, Parser]]:

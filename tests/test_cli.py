@@ -136,3 +136,13 @@ def test_offline_prepare_fails_in_seconds_with_one_line(capsys, tmp_path, monkey
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert "cannot reach the Hugging Face hub" in err and not (tmp_path / "p").exists()
     assert models.hub_reachable(timeout=0.5) is False
+
+
+def test_null_reaches_a_notebook_as_null_not_as_keep_the_default():
+    from lib.__main__ import notebook_parameters
+    from tests.test_notebooks import NOTEBOOKS, config_cell
+
+    params = notebook_parameters({"qa_file": "null", "max_seq_length": "256"})
+    assert params == {"qa_file": "null", "max_seq_length": 256}
+    cfg = config_cell(next(p for p in NOTEBOOKS if p.stem == "01_data"), **params)
+    assert cfg.qa_file is None and cfg.max_seq_length == 256
