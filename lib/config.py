@@ -18,6 +18,7 @@ from typing import Any, Literal
 import yaml
 
 from . import secret
+from .typecheck import _coerce, _describe, _literal, is_null
 
 
 class ConfigError(ValueError):
@@ -134,7 +135,6 @@ class Config:
 
 KEYS = [f.name for f in dataclasses.fields(Config) if not f.metadata.get("internal")]
 _HINTS = typing.get_type_hints(Config)
-NULLS = ("null", "none", "~", "")  # null where only text can be given (a flag, a notebook parameter)
 
 
 def load_config(path: str | Path = "config.yaml", **overrides: Any) -> Config:
@@ -204,82 +204,13 @@ def coerce(key: str, value: Any, source: str = "config") -> Any:
     if secret.looks_secret(value):
         raise ConfigError(f"{source}: '{key}' looks like an access token; a token is never a setting: "
                           f"{secret.WHERE}")
-    if is_null(value) and type(None) not in typing.get_args(hint):
+    if is_null(value) and type(None) not in typing.get_args(hint) and not _literal(hint, value):
         raise ConfigError(f"{source}: '{key}' cannot be null (it must be {_describe(hint)})")
     try:
         return _coerce(hint, value)
     except (TypeError, ValueError):
         raise ConfigError(
             f"{source}: '{key}' must be {_describe(hint)}, got {value!r}") from None
-
-
-def is_null(value: Any) -> bool:
-    return value is None or isinstance(value, str) and value.strip().lower() in NULLS
-
-
-def _coerce(hint: Any, value: Any) -> Any:
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin in (typing.Union, types.UnionType):
-        if is_null(value) and type(None) in args:
-            return None
-        for option in (a for a in args if a is not type(None)):
-            try:
-                return _coerce(option, value)
-            except (TypeError, ValueError):
-                continue
-        raise ValueError
-    if origin is Literal:
-        if value in args:
-            return value
-        raise ValueError
-    if origin is list:
-        if isinstance(value, str):  # "a,b" from a command line
-            value = [v.strip() for v in value.split(",") if v.strip()]
-        if not isinstance(value, (list, tuple)):
-            raise TypeError
-        return [_coerce(args[0], v) for v in value]
-    if hint is bool:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no"):
-            return value.lower() in ("true", "yes")
-        raise TypeError
-    if hint is int:
-        if isinstance(value, bool):
-            raise TypeError
-        if isinstance(value, int):
-            return value
-        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-            return int(value)
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        raise TypeError
-    if hint is float:
-        if isinstance(value, bool):
-            raise TypeError
-        if isinstance(value, (int, float)):
-            return float(value)
-        if isinstance(value, str):  # YAML reads "2e-4" (no dot) as a string
-            return float(value)
-        raise TypeError
-    if hint is str:
-        if isinstance(value, str):
-            return value
-        raise TypeError
-    raise TypeError(f"unsupported type {hint}")
-
-
-def _describe(hint: Any) -> str:
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin in (typing.Union, types.UnionType):
-        return " or ".join(_describe(a) for a in args)
-    if origin is Literal:
-        return " or ".join(repr(a) for a in args)
-    if origin is list:
-        return f"a list of {_describe(args[0])}"
-    if hint is type(None):
-        return "null"
-    return {bool: "true/false", int: "an integer", float: "a number", str: "text"}.get(hint, str(hint))
 
 
 def check_ranges(cfg: Config, source: str) -> None:
