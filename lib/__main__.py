@@ -9,26 +9,75 @@
 
 `train` runs unchanged under `accelerate launch` (one process per GPU, data parallel).
 
-Every configuration key is also a flag (`--model tiny`, `--max_seq_length 256`). Errors print one line
-and exit with status 2 (bad input) or 1 (a notebook failed).
+Every configuration key is also a flag, spelled as in config.yaml (`--model tiny`, `--max_seq_length 256`,
+`--qa_file null`). Flags are never guessed from a prefix; a mistyped one is an error that names the
+closest. Errors and warnings print one line; the exit status is 2 for bad input, 1 for a failed notebook.
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
 import sys
 import warnings
 
 from . import config as config_mod
+from . import secret
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse without prefix guessing, whose errors are one line that never echoes a secret."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str):
+        print(f"error: {secret.redact(message)}", file=sys.stderr)
+        sys.exit(2)
 
 
 def add_config_flags(parser: argparse.ArgumentParser, skip: tuple = ()) -> None:
+    parser.usage = parser.format_usage().removeprefix("usage: ").strip() + " [--config FILE] [--KEY VALUE ...]"
     parser.add_argument("--config", default="config.yaml", help="the YAML file of settings")
-    group = parser.add_argument_group("settings (override config.yaml)")
+    group = parser.add_argument_group("settings (override config.yaml; null empties a setting that may be empty)")
+    notes = yaml_comments()
     for key in config_mod.KEYS:
         if key in skip:
             continue
-        group.add_argument(f"--{key}", f"--{key.replace('_', '-')}", dest=key, default=None, metavar="VALUE")
+        group.add_argument(f"--{key}", dest=key, default=None, metavar="VALUE", help=notes.get(key))
+
+
+def yaml_comments() -> dict[str, str]:
+    """Each key's comment in the project's config.yaml: the flag's help text."""
+    import re
+
+    from . import storage
+
+    path = storage.PROJECT_ROOT / "config.yaml"
+    lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+    return {m[1]: m[2].replace("%", "%%") for line in lines if (m := re.match(r"^(\w+):[^#]*#\s*(.+)$", line))}
+
+
+def unknown_flags(parser: argparse.ArgumentParser, extra: list[str]) -> str:
+    """One line for arguments no flag takes: the closest flag for a typo, never the values given."""
+    flags = [s for action in parser._actions for s in action.option_strings if s.startswith("--")]
+    for arg in extra:
+        if not arg.startswith("-"):
+            continue
+        flag = arg.split("=", 1)[0]
+        spelled = "--" + flag.lstrip("-").replace("-", "_")
+        near = [spelled] if spelled in flags else difflib.get_close_matches(spelled, flags, n=1, cutoff=0.85)
+        if not near and secret.SECRET_NAME.search(spelled):
+            return f"{flag}: a token is never a flag; {secret.WHERE}"
+        close = near or difflib.get_close_matches(spelled, flags, n=1, cutoff=0.6)
+        return f"unknown flag {flag}" + (f" (did you mean {close[0]}?)" if close else "")
+    return f"unexpected argument {secret.redact(extra[0])!r}"
+
+
+def one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """What the command line shows for a warning: its message, without the Python source line under it."""
+    print(f"warning: {message}", file=file or sys.stderr)
 
 
 def overrides(args: argparse.Namespace, skip: tuple = ()) -> dict:
@@ -39,6 +88,11 @@ def cmd_prepare(args) -> int:
     from .data import prepare
 
     cfg = config_mod.load_config(args.config, **overrides(args))
+    if args.dry_run:
+        from .data import preview
+
+        print(preview.report(cfg))
+        return 0
     generate = None
     if cfg.backtranslate and args.mode != "pretraining":
         from . import generation
@@ -97,21 +151,29 @@ def cmd_probes(args) -> int:
 def cmd_run(args) -> int:
     from . import runner
 
-    # validated and typed now, before any notebook starts
-    params = {k: config_mod.coerce(k, v, "--" + k) for k, v in overrides(args).items()}
+    params = notebook_parameters(overrides(args))
     names = args.notebooks.split(",") if args.notebooks else None
     out = runner.run_notebooks(params, names, log_output=args.log_output)
     print(f"executed notebooks and HTML copies: {out}")
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lib", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+def notebook_parameters(given: dict) -> dict:
+    """Flags as notebook parameters, validated and typed before any notebook starts. A null stays the word
+    "null": a parameter of None would mean "keep config.yaml's value" in the notebook."""
+    typed = {k: config_mod.coerce(k, v, "--" + k) for k, v in given.items()}
+    return {k: "null" if v is None else v for k, v in typed.items()}
+
+
+def build_parser() -> tuple[Parser, dict[str, Parser]]:
+    """The parser and, by verb, its sub-parsers (each knows its own flags, for "did you mean")."""
+    parser = Parser(prog="python -m lib", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     verbs = parser.add_subparsers(dest="verb", required=True)
 
     p = verbs.add_parser("prepare", help="the data stage: corpus -> data/processed/")
     p.add_argument("--mode", choices=["pretraining", "instruction", "both"], default="both")
+    p.add_argument("--dry-run", action="store_true",
+                   help="read and split the corpus and show what would be written, dropped and why; write nothing")
     add_config_flags(p)
     p.set_defaults(func=cmd_prepare)
 
@@ -144,20 +206,37 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--log-output", action="store_true", help="stream cell output to the terminal")
     add_config_flags(p)
     p.set_defaults(func=cmd_run)
+    return parser, dict(verbs.choices)
 
-    args = parser.parse_args(argv)
+
+def main(argv: list[str] | None = None) -> int:
+    parser, verbs = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        verbs[args.verb].error(unknown_flags(verbs[args.verb], extra))
+    with warnings.catch_warnings():  # restored on return: only this command's warnings are one line
+        warnings.showwarning = one_line_warning
+        warnings.filterwarnings("ignore", message=".*kernels.*")
+        return run(args)
+
+
+def run(args) -> int:
     try:
         return args.func(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
     except Exception as exc:  # one line, not a traceback, for the errors users can fix
+        from . import storage
         from .runner import NotebookFailed
 
-        fixable = (config_mod.ConfigError, FileNotFoundError, ValueError, NotebookFailed, RuntimeError)
+        fixable = (config_mod.ConfigError, OSError, ValueError, NotebookFailed, RuntimeError)
         if isinstance(exc, fixable):
-            print(f"error: {exc}", file=sys.stderr)
+            text = storage.describe_os_error(exc) if isinstance(exc, OSError) else str(exc)
+            print(f"error: {secret.redact(text)}", file=sys.stderr)
             return 1 if isinstance(exc, NotebookFailed) else 2
         raise
 
 
 if __name__ == "__main__":
-    warnings.filterwarnings("ignore", message=".*kernels.*")
     sys.exit(main())

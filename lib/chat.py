@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import config as config_mod
-from . import generation, models, storage
+from . import disk, generation, models, sample, storage
 
 ARMS = ("instruction", "sft_only", "pretraining")  # the run's stage folders, most tuned first
 
@@ -81,6 +81,9 @@ def load_for_chat(target: str, cfg):
     from peft import PeftModel
 
     adapter = find_adapter(target)
+    weights = adapter / "adapter_model.safetensors"
+    if weights.exists() and (problem := disk.safetensors_problem(weights)):
+        raise ValueError(f"{problem}; train that stage again, or chat with another adapter")
     cfg = models.trained_settings(cfg, adapter.parent)
     loaded = models.load_model(cfg, backend="hf")
     return PeftModel.from_pretrained(loaded.model, str(adapter)), loaded.tokenizer, cfg, adapter
@@ -93,6 +96,7 @@ def run_cli(target: str, cfg: config_mod.Config, prompt: str | None, test: bool,
     if prompt:
         show(prompt, conversation.ask(prompt))
     if test:
+        sample.warn(cfg, "compare_prompts")
         for question in generation.read_prompts(storage.resolve(cfg.compare_prompts)):
             conversation.reset()
             show(question, conversation.ask(question))

@@ -17,6 +17,9 @@ from typing import Any, Literal
 
 import yaml
 
+from . import secret
+from .typecheck import _coerce, _describe, _literal, is_null
+
 
 class ConfigError(ValueError):
     """A configuration file or override that cannot be used; the message names the key."""
@@ -161,7 +164,12 @@ def from_parameters(namespace: dict[str, Any]) -> Config:
 
     Reads `config_file` and every configuration key defined in `namespace` (the parameters cell defines
     them, papermill's injected cell may change them); a parameter left at None keeps the file's value.
+    A secret written out in any cell (papermill's `-p hf_token ...` injects one) stops the notebook.
     """
+    try:
+        secret.refuse_in_sources(namespace)
+    except secret.SecretInSource as exc:
+        raise ConfigError(str(exc)) from None
     values = {}
     for key in KEYS:
         value = namespace.get(key)
@@ -189,78 +197,20 @@ def check_keys(raw: dict[str, Any], source: str) -> None:
 
 
 def coerce(key: str, value: Any, source: str = "config") -> Any:
-    """Check one value against the field's type; accept the harmless spellings YAML produces."""
+    """Check one value against the field's type; accept the harmless spellings YAML produces. A value shaped
+    like an access token is refused, never echoed; `null` (`None`, `~`, '') empties a setting that may be empty.
+    """
     hint = _HINTS[key]
+    if secret.looks_secret(value):
+        raise ConfigError(f"{source}: '{key}' looks like an access token; a token is never a setting: "
+                          f"{secret.WHERE}")
+    if is_null(value) and type(None) not in typing.get_args(hint) and not _literal(hint, value):
+        raise ConfigError(f"{source}: '{key}' cannot be null (it must be {_describe(hint)})")
     try:
         return _coerce(hint, value)
     except (TypeError, ValueError):
         raise ConfigError(
             f"{source}: '{key}' must be {_describe(hint)}, got {value!r}") from None
-
-
-def _coerce(hint: Any, value: Any) -> Any:
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        for option in (a for a in args if a is not type(None)):
-            try:
-                return _coerce(option, value)
-            except (TypeError, ValueError):
-                continue
-        raise ValueError
-    if origin is Literal:
-        if value in args:
-            return value
-        raise ValueError
-    if origin is list:
-        if isinstance(value, str):  # "a,b" from a command line
-            value = [v.strip() for v in value.split(",") if v.strip()]
-        if not isinstance(value, (list, tuple)):
-            raise TypeError
-        return [_coerce(args[0], v) for v in value]
-    if hint is bool:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no"):
-            return value.lower() in ("true", "yes")
-        raise TypeError
-    if hint is int:
-        if isinstance(value, bool):
-            raise TypeError
-        if isinstance(value, int):
-            return value
-        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-            return int(value)
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        raise TypeError
-    if hint is float:
-        if isinstance(value, bool):
-            raise TypeError
-        if isinstance(value, (int, float)):
-            return float(value)
-        if isinstance(value, str):  # YAML reads "2e-4" (no dot) as a string
-            return float(value)
-        raise TypeError
-    if hint is str:
-        if isinstance(value, str):
-            return value
-        raise TypeError
-    raise TypeError(f"unsupported type {hint}")
-
-
-def _describe(hint: Any) -> str:
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin in (typing.Union, types.UnionType):
-        return " or ".join(_describe(a) for a in args)
-    if origin is Literal:
-        return " or ".join(repr(a) for a in args)
-    if origin is list:
-        return f"a list of {_describe(args[0])}"
-    if hint is type(None):
-        return "null"
-    return {bool: "true/false", int: "an integer", float: "a number", str: "text"}.get(hint, str(hint))
 
 
 def check_ranges(cfg: Config, source: str) -> None:
@@ -274,6 +224,8 @@ def check_ranges(cfg: Config, source: str) -> None:
         ("learning_rate", cfg.learning_rate > 0, "positive"),
         ("val_fraction", 0 < cfg.val_fraction < 1, "between 0 and 1"),
         ("chunk_tokens", cfg.chunk_tokens is None or cfg.chunk_tokens >= 16, "at least 16"),
+        ("chunk_tokens", cfg.chunk_tokens is None or cfg.chunk_tokens <= cfg.max_seq_length,
+         f"at most max_seq_length ({cfg.max_seq_length}); raise max_seq_length too, or leave chunk_tokens null"),
         ("chunk_overlap", 0 <= cfg.chunk_overlap < cfg.effective_chunk_tokens // 2,
          "at least 0 and under half of chunk_tokens"),
         ("logging_steps", cfg.logging_steps >= 1, "at least 1"),

@@ -8,6 +8,7 @@ handed to the hub client only. Adapters are `lib.train.lora`'s job.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from dataclasses import dataclass
@@ -46,17 +47,49 @@ def hub_kwargs(path: str) -> dict:
     return kwargs
 
 
-def hub_reachable(timeout: float = 3.0) -> bool:
-    """Whether the hub (or the mirror in HF_ENDPOINT) answers on its port."""
+def hub_reachable(timeout: float = 2.0) -> bool:
+    """Whether the hub (or the mirror in HF_ENDPOINT) answers on its port within `timeout` seconds.
+
+    Name lookup and connection run in a helper thread and the answer is awaited for `timeout` seconds in
+    all: a resolver that hangs (no network, a dead DNS server) would otherwise block for most of a minute,
+    since socket timeouts do not cover the lookup.
+    """
     import socket
+    import threading
     from urllib.parse import urlparse
 
     url = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    answer: list[bool] = []
+
+    def probe() -> None:
+        try:
+            socket.create_connection((url.hostname, url.port or (80 if url.scheme == "http" else 443)),
+                                     timeout).close()
+            answer.append(True)
+        except OSError:
+            answer.append(False)
+
+    thread = threading.Thread(target=probe, name="hub-probe", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return bool(answer and answer[0])
+
+
+@contextlib.contextmanager
+def cache_only(kwargs: dict):
+    """While loading from the local cache only, huggingface_hub is told it is offline too: it otherwise
+    still fetches small files of its own (a user-agent registry) and waits on the unreachable hub."""
+    if not kwargs.get("local_files_only"):
+        yield
+        return
+    from huggingface_hub import constants
+
+    before = constants.HF_HUB_OFFLINE
+    constants.HF_HUB_OFFLINE = True
     try:
-        socket.create_connection((url.hostname, url.port or (80 if url.scheme == "http" else 443)), timeout).close()
-        return True
-    except OSError:
-        return False
+        yield
+    finally:
+        constants.HF_HUB_OFFLINE = before
 
 
 def load_tokenizer(cfg):
@@ -64,8 +97,9 @@ def load_tokenizer(cfg):
     from transformers import AutoTokenizer
 
     path = model_path(cfg)
-    with explain_access_errors(cfg.model):
-        tokenizer = AutoTokenizer.from_pretrained(path, **hub_kwargs(path))
+    kwargs = hub_kwargs(path)
+    with explain_access_errors(cfg.model), cache_only(kwargs):
+        tokenizer = AutoTokenizer.from_pretrained(path, **kwargs)
     return prepare_tokenizer(tokenizer)
 
 
@@ -178,10 +212,11 @@ def load_model(cfg, dtype=None, backend: str | None = None, load_in_4bit: bool |
         from unsloth import FastLanguageModel
 
         path = model_path(cfg)
-        with explain_access_errors(cfg.model):
+        kwargs = hub_kwargs(path)
+        with explain_access_errors(cfg.model), cache_only(kwargs):
             model, tokenizer = FastLanguageModel.from_pretrained(
                 model_name=path, max_seq_length=cfg.max_seq_length, dtype=dtype, load_in_4bit=four_bit,
-                **hub_kwargs(path))
+                **kwargs)
         tokenizer = prepare_tokenizer(tokenizer)
         model.config.pad_token_id = tokenizer.pad_token_id
         return Loaded(model, tokenizer, "unsloth")
@@ -207,8 +242,9 @@ def load_base(cfg, dtype=None, load_in_4bit: bool | None = None, attention: str 
     if (device_map := local_device_map()) is not None:
         kwargs["device_map"] = device_map
     tokenizer = load_tokenizer(cfg)
-    with explain_access_errors(cfg.model):
-        model = AutoModelForCausalLM.from_pretrained(path, **kwargs, **hub_kwargs(path))
+    access = hub_kwargs(path)
+    with explain_access_errors(cfg.model), cache_only(access):
+        model = AutoModelForCausalLM.from_pretrained(path, **kwargs, **access)
     model.config.pad_token_id = tokenizer.pad_token_id
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     return model, tokenizer

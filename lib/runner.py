@@ -7,18 +7,17 @@ the notebook and the cell; the executed notebook (with the error in it) and its 
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from pathlib import Path
 
-from . import storage
+from . import locks, secret, storage
 from .config import KEYS
 
 NOTEBOOKS = ["01_data", "02_pretrain", "03_instruct", "04_probe_study"]
 NOTEBOOK_DIR = storage.PROJECT_ROOT / "notebooks"
 KERNEL_ENV = {"HF_DATASETS_DISABLE_PROGRESS_BARS": "1", "TOKENIZERS_PARALLELISM": "false"}  # readable outputs
-SECRET_NAME = re.compile(r"(?:^|_)token$|secret|password|api_?key", re.I)
+SECRET_NAME = secret.SECRET_NAME
 
 
 class NotebookFailed(RuntimeError):
@@ -27,11 +26,9 @@ class NotebookFailed(RuntimeError):
 
 def check_parameters(parameters: dict) -> None:
     """Secrets never travel as parameters (they would be written into the executed notebook)."""
-    secret_values = {v for k, v in os.environ.items() if SECRET_NAME.search(k) and len(v) >= 8}
     for name, value in parameters.items():
-        if SECRET_NAME.search(name) or (isinstance(value, str) and value in secret_values):
-            raise ValueError(f"parameter '{name}': secrets are never notebook parameters; set HF_TOKEN (or "
-                             "WANDB_API_KEY) in the environment or Colab Secrets instead")
+        if SECRET_NAME.search(name) or secret.looks_secret(value):
+            raise ValueError(f"parameter '{name}': secrets are never notebook parameters; {secret.WHERE}")
 
 
 def declared_parameters(name: str) -> dict:
@@ -53,8 +50,10 @@ def run_notebooks(parameters: dict, names: list[str] | None = None, out_dir: Pat
                          + (" (config keys: see config.yaml)" if any(u not in KEYS for u in unknown) else ""))
     run_name = parameters.get("run_name") or "main"
     out_dir = out_dir or storage.run_dir(run_name) / "notebooks"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with storage.scoped_environ(KERNEL_ENV):
+    with storage.explained(out_dir):
+        out_dir.mkdir(parents=True, exist_ok=True)
+    # one batch per run at a time: a second would interleave its notebooks with this one's
+    with locks.acquire(out_dir / ".lock", f"the notebooks of run '{run_name}'"), storage.scoped_environ(KERNEL_ENV):
         for name in names:
             execute(name, {k: v for k, v in parameters.items() if k in declared[name]}, out_dir, log_output)
     return out_dir

@@ -13,12 +13,12 @@ import json
 import os
 import secrets
 import shutil
-import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from . import colab
+from .disk import StorageError, check_writable, describe_os_error, explained, write_problem  # noqa: F401
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -71,13 +71,14 @@ def run_dir(run_name: str) -> Path:
 def atomic_path(target: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside `target`; on success it replaces `target` in one rename."""
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.parent / f".{target.name}.{secrets.token_hex(6)}.tmp"
-    # created as an ordinary file would be (0666 less the umask), not 0600 like mkstemp's
-    os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
     try:
-        yield Path(tmp)
-        os.replace(tmp, target)
+        with explained(target):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            # created as an ordinary file would be (0666 less the umask), not 0600 like mkstemp's
+            os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+            yield Path(tmp)
+            os.replace(tmp, target)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -128,23 +129,65 @@ def sha256(path: str | Path) -> str:
 
 
 def replace_dir(staging: Path, target: Path) -> None:
-    """Swap a fully written staging folder into place (the old one is removed only after)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    old = None
-    if target.exists():
-        old = target.with_name(f".{target.name}.old")
-        if old.exists():
-            shutil.rmtree(old)
-        os.replace(target, old)
-    os.replace(staging, target)
+    """Swap a fully written staging folder into place (the old one is removed only after).
+
+    The swap is two renames; a process killed between them leaves the old folder as `.<name>.old` and no
+    `<name>`, which `recover_dir` (called by every reader and writer of such folders) puts back.
+    """
+    with explained(target):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        recover_dir(target)
+        old = None
+        if target.exists():
+            old = old_copy(target)
+            if old.exists():
+                shutil.rmtree(old)
+            os.replace(target, old)
+        os.replace(staging, target)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+def old_copy(target: Path) -> Path:
+    return target.with_name(f".{target.name}.old")
+
+
+def recover_dir(target: Path) -> bool:
+    """Undo a swap cut short between its two renames: put the old folder back. True if it did."""
+    old = old_copy(target)
+    if target.exists() or not old.is_dir():
+        return False
+    os.replace(old, target)
+    print(f"{target}: restored from {old.name} (a run was stopped while replacing it)")
+    return True
+
+
 def staging_dir(target: Path) -> Path:
-    """A fresh empty folder beside `target` to write into before `replace_dir`."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".staging", dir=target.parent))
+    """A fresh empty folder beside `target` to write into before `replace_dir`.
+
+    Made like an ordinary folder (0777 less the umask), so that the folder swapped into place is readable
+    by the same people as any other (tempfile's folders are private, 0700).
+    """
+    with explained(target):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        while True:
+            path = target.parent / f".{target.name}.{secrets.token_hex(6)}.staging"
+            try:
+                os.mkdir(path, 0o777)
+                return path
+            except FileExistsError:
+                continue
+
+
+def clean_staging(target: Path) -> list[Path]:
+    """Remove staging folders that killed runs left beside `target` (call it holding `target`'s lock)."""
+    recover_dir(target)
+    left = [p for p in target.parent.glob(f".{target.name}.*.staging") if p.is_dir()]
+    if target.exists() and old_copy(target).is_dir():
+        left.append(old_copy(target))
+    for path in left:
+        shutil.rmtree(path, ignore_errors=True)
+    return left
 
 
 @contextlib.contextmanager
@@ -164,19 +207,26 @@ def scoped_environ(values: dict[str, str]) -> Iterator[None]:
 
 # --- runs ---------------------------------------------------------------------------------------------
 
-def stage_dir(run_name: str, stage: str, overwrite: bool = False, resume: bool = False) -> Path:
-    """The folder of one stage of a run; refuse to reuse a finished one unless told to.
+def stage_dir(run_name: str, stage: str, overwrite: bool = False, check: bool = True) -> Path:
+    """The folder of one stage of a run; refuse to reuse a finished one unless told to (`check`).
 
     A stage is finished when its `manifest.json` exists (written last). Unfinished stages are reused so
-    that checkpoints survive for resuming.
+    that checkpoints survive for resuming; a finished one is replaced only with `overwrite`.
     """
     path = run_dir(run_name) / stage
-    manifest = path / "manifest.json"
-    if manifest.exists() and not resume:
-        if not overwrite:
-            raise RunExistsError(
-                f"{path}: stage '{stage}' of run '{run_name}' is already finished; "
-                f"choose another run_name, or set overwrite=True to replace it")
-        shutil.rmtree(path)
-    path.mkdir(parents=True, exist_ok=True)
+    if check:
+        check_unfinished(path, run_name, stage, overwrite)
+        if overwrite and (path / "manifest.json").exists():
+            shutil.rmtree(path)
+    with explained(path):
+        path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def check_unfinished(path: Path, run_name: str, stage: str, overwrite: bool, resume: bool = False) -> None:
+    """Refuse a finished stage (its manifest exists), whether asked to train or to resume it, unless
+    `overwrite` says to replace it."""
+    if (path / "manifest.json").exists() and not overwrite:
+        nothing = "; there is nothing to resume" if resume else ""
+        raise RunExistsError(f"{path}: stage '{stage}' of run '{run_name}' is already finished{nothing}; "
+                             f"choose another run_name, or set overwrite=True to replace it")

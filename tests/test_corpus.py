@@ -74,8 +74,11 @@ def test_one_long_file_split_by_headings(tmp_path):
     docs = corpus.load_corpus(tmp_path / "book.txt", split_pattern=r"^[A-Z][A-Z ,;:'-]+\.$",
                               drop_sections=r"(?i)translator", verbose=False)
     assert [d.name for d in docs] == ["book-on-noise.txt", "book-chapter-i-on-silence.txt"]
-    assert docs[1].text.startswith("CHAPTER I. ON SILENCE.\n\n")
-    assert docs[0].removed["dropped_sections"] == 1 and docs[0].removed["front_matter_chars"] > 0
+    assert docs[1].heading == "CHAPTER I. ON SILENCE." and docs[1].text.startswith("Prose sentence.")
+    assert docs[1].title == "Chapter I. On Silence"
+    # what the split removed is the file's, not charged to a document
+    assert not docs[0].removed and docs.file_reports[0]["dropped_sections"] == 1
+    assert docs.file_reports[0]["front_matter_chars"] > 0
 
 
 def test_gutenberg_boilerplate_is_removed():
@@ -186,7 +189,7 @@ def test_real_corpora_come_out_clean(name, split):
         for pattern in BOILERPLATE:
             hit = re.search(pattern, doc.text, re.M)
             assert hit is None, f"{doc.name}: {pattern!r} survives: {doc.text[max(0, hit.start() - 60):hit.end() + 60]!r}"
-    assert any(r.get("gutenberg_licence_chars") for r in reports)
+    assert any(r.get("gutenberg_licence_chars") for r in docs.file_reports)
     if name == "schopenhauer":
         names = {d.name for d in cleaned}
         assert {"10714-on-style.txt", "10732-on-noise.txt", "10739-free-will-and-fatalism.txt"} <= names

@@ -11,7 +11,7 @@ import unicodedata
 from collections import Counter
 from dataclasses import replace
 
-from .corpus import Document
+from .corpus import Corpus, Document
 
 INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))  # zero-width, soft hyphen
 SPACES = {ord(c): " " for c in "\u00a0\u2002\u2003\u2009\u202f\u3000"}
@@ -19,13 +19,14 @@ SUPERSCRIPTS = "\u00b9\u00b2\u00b3\u2070\u2074\u2075\u2076\u2077\u2078\u2079"
 
 
 def clean_corpus(docs: list[Document], unwrap_lines: bool = True) -> tuple[list[Document], list[dict]]:
-    """Clean every document; return the cleaned documents and one report row per document."""
+    """Clean every document; return the cleaned documents (with their files' reports, when read as a
+    `Corpus`) and one report row per document."""
     cleaned, reports = [], []
     for doc in docs:
         new, report = clean_document(doc, unwrap_lines)
         cleaned.append(new)
         reports.append(report)
-    return cleaned, reports
+    return Corpus(cleaned, getattr(docs, "file_reports", [])), reports
 
 
 def clean_document(doc: Document, unwrap_lines: bool = True) -> tuple[Document, dict]:
@@ -36,17 +37,16 @@ def clean_document(doc: Document, unwrap_lines: bool = True) -> tuple[Document, 
         steps.append(strip_latex)
     if doc.kind == "md":
         steps.append(strip_markdown)
-    steps += [remove_footnote_blocks, remove_footnote_markers, remove_page_markers, remove_italic_marks,
-              join_hyphenated_words, remove_separator_lines]
+    steps += [remove_footnote_blocks, remove_numbered_footnotes, remove_footnote_markers, remove_page_markers,
+              remove_contents_lines, remove_italic_marks, join_hyphenated_words, remove_separator_lines]
     if unwrap_lines:
         steps.append(unwrap)
     steps.append(tidy_whitespace)
     for step in steps:
         text, changed = step(text)
         counts.update({k: v for k, v in changed.items() if v})
-    chars_before = len(doc.text) + counts.get("gutenberg_header_chars", 0) + \
-        counts.get("gutenberg_licence_chars", 0) + counts.get("front_matter_chars", 0)
-    report = {"document": doc.name, "category": doc.category, "chars_before": chars_before,
+    # the document's own characters: what was removed from its file as a whole is the file's report's
+    report = {"document": doc.name, "category": doc.category, "chars_before": len(doc.text),
               "chars_after": len(text), **dict(sorted(counts.items()))}
     return replace(doc, text=text, removed=Counter()), report
 
@@ -90,6 +90,16 @@ def remove_footnote_blocks(text: str) -> tuple[str, Counter]:
     return "".join(out), Counter(footnote_blocks=n)
 
 
+def remove_numbered_footnotes(text: str) -> tuple[str, Counter]:
+    """Footnotes gathered at the end of a chapter: paragraphs that open with `[1]`, `[12]` or `[*]`.
+
+    A paragraph is the footnote's whole text, up to the next blank line (e-texts set one note per
+    paragraph); the marker in the running text goes with `remove_footnote_markers`.
+    """
+    text, n = re.subn(r"(?m)^[ \t]*\[(?:\d{1,3}|\*)\][ \t]+\S(?:.*\S)?(?:\n(?![ \t]*\n)[^\n]*)*\n?", "", text)
+    return text, Counter(footnote_blocks=n)
+
+
 def remove_footnote_markers(text: str) -> tuple[str, Counter]:
     """`word[1]`, `word[12]`, `word^3` and superscript digits after a word or punctuation."""
     after = r"(?<=[\w.,;:!?\"')\]])"
@@ -99,17 +109,28 @@ def remove_footnote_markers(text: str) -> tuple[str, Counter]:
 
 
 def remove_page_markers(text: str) -> tuple[str, Counter]:
-    """`{12}` and `[Pg 12]` anywhere; lines that hold only a page number (`12`, `- 12 -`, `Page 12`)."""
-    text, markers = re.subn(r"[ \t]*(?:\{\d{1,4}\}|\[(?:Pg|Page|p\.)\s*\d{1,4}\])", "", text, flags=re.I)
-    text, numbers = re.subn(r"(?m)^[ \t]*(?:-\s*\d{1,4}\s*-|(?:Page|p\.)\s*\d{1,4}|\d{1,4})[ \t]*$\n?", "",
-                            text, flags=re.I)
+    """`{12}`, `{viii}` and `[Pg 12]` anywhere; lines that hold only a page number (`12`, `- 12 -`,
+    `Page 12`, or a lower-case roman `xiv` from the front matter)."""
+    number = r"(?:\d{1,4}|[ivxlc]{1,7})"
+    text, markers = re.subn(rf"[ \t]*(?:\{{{number}\}}|\[(?:Pg|Page|p\.)\s*{number}\])", "", text, flags=re.I)
+    text, numbers = re.subn(r"(?m)^[ \t]*(?:-\s*\d{1,4}\s*-|(?:Page|p\.)\s*\d{1,4}|\d{1,4}|[ivxlc]{1,7})[ \t]*$\n?",
+                            "", text)
     return text, Counter(page_markers=markers, page_numbers=numbers)
 
 
+def remove_contents_lines(text: str) -> tuple[str, Counter]:
+    """Lines of a table of contents: a title, dot leaders and a page number (`On Noise . . . . 12`)."""
+    text, n = re.subn(r"(?m)^[^\n]*\S(?:[ \t]*\.){4,}[ \t]*(?:\d{1,4}|[ivxlcIVXLC]{1,7})?[ \t]*$\n?", "", text)
+    return text, Counter(contents_lines=n)
+
+
 def remove_italic_marks(text: str) -> tuple[str, Counter]:
-    """`_word_` and `_a phrase_` (e-text italics) become plain words."""
+    """`_word_` and `_a phrase_` (e-text italics) become plain words, and so does part of a word
+    (`_un_worthy`, `worth_less_`); `snake_case_name` is not italics and stays."""
     text, n = re.subn(r"(?<![\w_])_(?=\S)((?:(?!\n[ \t]*\n)[^_])+?)(?<=\S)_(?![\w_])", r"\1", text)
-    return text, Counter(italic_marks=n)
+    text, prefix = re.subn(r"(?<![\w_])_([A-Za-z]+)_(?=[a-z]+\b)(?![a-z]+_)", r"\1", text)
+    text, suffix = re.subn(r"(?<![\w_])([A-Za-z]+)_([a-z]+)_(?![\w_])", r"\1\2", text)
+    return text, Counter(italic_marks=n + prefix + suffix)
 
 
 def join_hyphenated_words(text: str) -> tuple[str, Counter]:

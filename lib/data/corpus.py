@@ -7,7 +7,9 @@ Formats
   (files at the top take the folder's own name).
 - One long file (or each file of a folder) cut into documents at heading lines matching `split_pattern`.
 
-Bad input stops with a `CorpusError` whose one-line message names the file and the problem.
+Bad input stops with a `CorpusError` whose one-line message names the file and the problem. What was
+removed from a file as a whole (a licence, a title page, text before the first heading, an index) is
+reported per file (`Corpus.file_reports`), not charged to the document that happened to come first.
 """
 
 from __future__ import annotations
@@ -19,8 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import storage
+from . import headings, pdf
+from .gutenberg import strip_contents, strip_gutenberg  # noqa: F401  (part of this module's interface)
 
-MARKER = re.compile(r"^=== DOCUMENT: \[(?P<category>[^\]\n]+)\] (?P<name>[^\n]+?) ===[ \t]*$", re.M)
+# a marker line; Windows (CRLF) line endings are read as they come
+MARKER = re.compile(r"^=== DOCUMENT: \[(?P<category>[^\]\n]+)\] (?P<name>[^\n]+?) ===[ \t]*\r?$", re.M)
+MARKER_LIKE = re.compile(r"^[ \t]*={2,}[ \t]*DOCUMENT\b[^\n]*$", re.M | re.I)
 SUPPORTED = (".txt", ".md", ".tex", ".docx", ".pdf")
 
 
@@ -35,11 +41,15 @@ class Document:
     text: str
     source: str                      # the file it came from (and the heading, for split documents)
     kind: str = "txt"                # txt, md, tex, docx or pdf: decides the cleaning steps
-    removed: Counter = field(default_factory=Counter)  # what loading already removed (boilerplate)
+    removed: Counter = field(default_factory=Counter)  # what loading already removed from this document
+    heading: str = ""                # the heading it was split at (kept out of the text), if any
+    line: int = 0                    # the heading's line in its file
 
     @property
     def title(self) -> str:
-        """The first line when it reads like a title, else the file name made readable."""
+        """Its heading, else the first line when it reads like a title, else the file name made readable."""
+        if self.heading:
+            return headings.readable_title(self.heading)
         first = self.text.strip().split("\n", 1)[0].strip()
         if 0 < len(first) <= 100 and not first.endswith((".", ",", ";", ":")) or first.isupper():
             return first.rstrip(".").strip()
@@ -48,27 +58,40 @@ class Document:
 
 # --- entry point ------------------------------------------------------------------------------------
 
+class Corpus(list):
+    """The documents, plus `file_reports`: per file, what was removed from it as a whole, and why."""
+
+    def __init__(self, docs: list[Document], file_reports: list[dict]):
+        super().__init__(docs)
+        self.file_reports = file_reports
+
+
 def load_corpus(path: str | Path, split_pattern: str | None = None, drop_sections: str | None = None,
-                strip_gutenberg: bool = False, verbose: bool = True) -> list[Document]:
+                strip_gutenberg: bool = False, verbose: bool = True) -> Corpus:
     """Read a corpus file or folder into documents; print the seed study's summary lines."""
     path = storage.find_input(path)
     if not path.exists():
         raise CorpusError(f"{path}: no such file or folder")
-    if path.is_dir():
-        docs = load_folder(path)
-    else:
-        docs = load_file(path, category=path.parent.name)
-    if strip_gutenberg:
-        docs = [_strip_boilerplate(d) for d in docs]
-    if split_pattern:
-        docs = [part for d in docs for part in split_by_headings(d, split_pattern, drop_sections)]
+    loaded = load_folder(path) if path.is_dir() else load_file(path, category=path.parent.name)
+    docs, reports = [], []
+    for doc in loaded:
+        counts: Counter = Counter()
+        chars = len(doc.text)
+        original = doc.text
+        if strip_gutenberg:
+            doc = _strip_boilerplate(doc, counts)
+        parts = split_by_headings(doc, split_pattern, drop_sections, counts=counts, original=original) \
+            if split_pattern else [doc]
+        docs += parts
+        if +counts:
+            reports.append({"file": doc.source, "chars": chars, **dict(sorted((+counts).items()))})
     docs = drop_empty(docs)
     if not docs:
         raise CorpusError(f"{path}: no documents found (an empty corpus)")
     check_unique(docs)
     if verbose:
         print(summary(docs))
-    return docs
+    return Corpus(docs, reports)
 
 
 def summary(docs: list[Document]) -> str:
@@ -89,6 +112,10 @@ def load_file(path: Path, category: str) -> list[Document]:
     text = read_text(path) if kind in ("txt", "md", "tex") else extract_binary(path, kind)
     if kind == "txt" and MARKER.search(text):
         return parse_concatenated(text, path)
+    if kind == "txt" and (m := MARKER_LIKE.search(text)):
+        line = text.count("\n", 0, m.start()) + 1
+        raise CorpusError(f"{path}: line {line} looks like a document marker but is not one; write markers as "
+                          "'=== DOCUMENT: [Category] file_name.txt ===' on a line of their own")
     return [Document(name=path.name, category=category, text=text, source=str(path), kind=kind)]
 
 
@@ -117,9 +144,9 @@ def extract_binary(path: Path, kind: str) -> str:
             import docx
 
             return "\n\n".join(p.text for p in docx.Document(str(path)).paragraphs)
-        from pypdf import PdfReader
-
-        return "\n".join(page.extract_text() or "" for page in PdfReader(str(path)).pages)
+        return pdf.extract(path)
+    except pdf.NoTextLayer as exc:
+        raise CorpusError(str(exc)) from None
     except Exception as exc:  # the libraries raise many types for a damaged file
         raise CorpusError(f"{path}: cannot read as .{kind} ({exc.__class__.__name__}: {exc})") from None
 
@@ -135,7 +162,7 @@ def parse_concatenated(text: str, path: Path) -> list[Document]:
     for i, m in enumerate(matches):
         end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
         name = m["name"].strip()
-        docs.append(Document(name=name, category=m["category"].strip(), text=text[m.end():end].strip("\n"),
+        docs.append(Document(name=name, category=m["category"].strip(), text=text[m.end():end].strip("\r\n"),
                              source=f"{path}#{name}", kind="tex" if name.endswith(".tex") else "txt"))
     return docs
 
@@ -177,13 +204,13 @@ def check_unique(docs: list[Document]) -> None:
 
 # --- one long file into documents ---------------------------------------------------------------------
 
-def split_by_headings(doc: Document, pattern: str, drop_sections: str | None = None,
-                      min_chars: int = 200) -> list[Document]:
-    """Cut a document at whole lines matching `pattern`; each heading starts a new document.
+def split_by_headings(doc: Document, pattern: str, drop_sections: str | None = None, min_chars: int = 200,
+                      counts: Counter | None = None, original: str | None = None) -> list[Document]:
+    """Cut a document at whole lines matching `pattern`; each heading starts a new document (its title).
 
-    Text before the first heading is dropped (title pages, prefaces without a heading); a heading whose
-    section is shorter than `min_chars` joins the next one ("CHAPTER I." + "DIVISION OF THE SUBJECT.");
-    sections whose heading matches `drop_sections` are dropped. All of it is counted in `removed`.
+    Text before the first heading is dropped (title pages, prefaces without a heading); sections whose
+    heading matches `drop_sections` are dropped; see `headings` for epigraphs, short headings and back
+    matter. What the split removed from the file is added to `counts` (the file's report).
     """
     try:
         heading = re.compile(pattern, re.M)
@@ -191,114 +218,29 @@ def split_by_headings(doc: Document, pattern: str, drop_sections: str | None = N
     except re.error as exc:
         raise CorpusError(f"split_pattern/drop_sections: not a valid regular expression ({exc})") from None
     text = doc.text.replace("\r\n", "\n")
-    starts = [m for m in heading.finditer(text) if _whole_line(text, m)]
-    if not starts:
+    found, moved = headings.sections(text, heading, min_chars)
+    if not found:
         warnings.warn(f"{doc.source}: no line matches split_pattern; kept as one document", stacklevel=3)
         return [doc]
-    sections, pending = [], ""
-    for i, m in enumerate(starts):
-        end = starts[i + 1].start() if i + 1 < len(starts) else len(text)
-        title = " ".join(filter(None, [pending, m.group(0).strip()]))
-        body = text[m.end():end].strip()
-        if len(body) < min_chars and i + 1 < len(starts):
-            pending = title
-            continue
-        pending = ""
-        sections.append((title, body))
-    removed = Counter(doc.removed)
-    removed["front_matter_chars"] += len(text[: starts[0].start()].strip())
-    stem = Path(doc.name).stem
+    counts = counts if counts is not None else Counter()
+    counts.update(moved)
+    lines = headings.lines_in(original, found) if original is not None else [s.line for s in found]
     docs, used = [], Counter()
-    for title, body in sections:
-        if drop and drop.search(title):
-            removed["dropped_sections"] += 1
+    for section, line in zip(found, lines):
+        if drop and drop.search(section.heading):
+            counts["dropped_sections"] += 1
+            counts["dropped_section_chars"] += len(section.body)
             continue
-        slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:60] or "section"
+        slug = headings.slug(section.heading)
         used[slug] += 1
-        name = f"{stem}-{slug}" + (f"-{used[slug]}" if used[slug] > 1 else "") + ".txt"
-        docs.append(Document(name=name, category=doc.category, text=f"{title}\n\n{body}",
-                             source=f"{doc.source}#{title}", kind=doc.kind, removed=Counter()))
-    if docs:  # what the split removed is reported once, with the first piece of the file
-        docs[0].removed.update(removed)
+        name = f"{Path(doc.name).stem}-{slug}" + (f"-{used[slug]}" if used[slug] > 1 else "") + ".txt"
+        docs.append(Document(name=name, category=doc.category, text=section.body,
+                             source=f"{doc.source}#{section.heading}", kind=doc.kind, heading=section.heading,
+                             line=line))
     return docs
 
 
-def _whole_line(text: str, m: re.Match) -> bool:
-    start_ok = m.start() == 0 or text[m.start() - 1] == "\n"
-    end_ok = m.end() == len(text) or text[m.end()] == "\n"
-    return start_ok and end_ok and bool(m.group(0).strip())
-
-
-# --- Project Gutenberg boilerplate --------------------------------------------------------------------
-
-START = re.compile(r"\*{3}\s*START OF (?:THIS|THE) PROJECT GUTENBERG[^*]*\*{3}[^\n]*\n", re.I)
-END = re.compile(r"\*{3}\s*END OF (?:THIS|THE) PROJECT GUTENBERG|^[ \t]*End of (?:the |this )?Project Gutenberg",
-                 re.I | re.M)
-CREDITS = re.compile(r"^(?:Produced by|E-text prepared by|This e-?text was|Transcriber's note)", re.I)
-CONTENTS = re.compile(r"^\s*(?:TABLE OF )?CONTENTS\.?\s*$", re.M | re.I)
-
-
-def _strip_boilerplate(doc: Document) -> Document:
-    text, counts = strip_gutenberg(doc.text)
-    removed = Counter(doc.removed)
-    removed.update(counts)
-    return Document(doc.name, doc.category, text, doc.source, doc.kind, removed)
-
-
-def strip_gutenberg(text: str) -> tuple[str, Counter]:
-    """Remove the Gutenberg header and licence, producer credits, the title page and CONTENTS list."""
-    counts: Counter = Counter()
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if m := START.search(text):
-        counts["gutenberg_header_chars"] += m.end()
-        text = text[m.end():]
-    if m := END.search(text):
-        counts["gutenberg_licence_chars"] += len(text) - m.start()
-        text = text[: m.start()]
-    paragraphs = text.strip("\n").split("\n\n")
-    head = 0
-    while head < min(len(paragraphs), 8):  # credits sit among the first few paragraphs
-        if CREDITS.match(paragraphs[head].strip()):
-            counts["credit_lines"] += 1
-            paragraphs.pop(head)
-        else:
-            head += 1
-    text = "\n\n".join(paragraphs)
-    text, contents = strip_contents(text)
-    counts.update(contents)
-    return text.strip("\n") + "\n", counts
-
-
-def strip_contents(text: str) -> tuple[str, Counter]:
-    """Remove a CONTENTS list (and a short title page before it).
-
-    The list runs from the CONTENTS line over short lines until prose starts or a listed title comes
-    back as a heading; that heading is kept, since it opens the first real section.
-    """
-    counts: Counter = Counter()
-    m = CONTENTS.search(text)
-    if not m or m.start() > len(text) // 3:
-        return text, counts
-    lines = text[m.end():].split("\n")
-    entries: set[str] = set()
-    stop = len(lines)
-    for i, line in enumerate(lines):
-        key = _title_key(line)
-        if not key:
-            continue
-        prose = len(line.strip()) > 70 or (re.search(r"[a-z]", line) and line.rstrip().endswith((".", ",")))
-        if prose or key in entries:
-            stop = i
-            break
-        entries.add(key)
-    counts["contents_entries"] += len(entries)
-    title_page = text[: m.start()]
-    keep_title_page = len(title_page) > 3000
-    if not keep_title_page:
-        counts["title_page_chars"] += len(title_page.strip())
-    rest = "\n".join(lines[stop:])
-    return (title_page if keep_title_page else "") + rest, counts
-
-
-def _title_key(line: str) -> str:
-    return re.sub(r"[^A-Z0-9 ]", "", line.upper().replace("--", " ")).strip()
+def _strip_boilerplate(doc: Document, counts: Counter) -> Document:
+    text, removed = strip_gutenberg(doc.text)
+    counts.update(removed)
+    return Document(doc.name, doc.category, text, doc.source, doc.kind, Counter(doc.removed))

@@ -82,15 +82,39 @@ def template_pairs(docs: list[Document], tokenizer, per_document: int, answer_to
         for k, index in enumerate(chosen[doc.name]):
             term = next((t for t in terms[index] if t not in used), None)
             if k == 0 or term is None:
-                question = (OPENING if k == 0 else FURTHER[(k - 1) % len(FURTHER)]).format(title=doc.title)
+                question = ask(OPENING if k == 0 else FURTHER[(k - 1) % len(FURTHER)], doc.title)
             else:
                 used.add(term)
-                question = rng.choice(TEMPLATES).format(term=term, title=doc.title)
+                question = ask(rng.choice(TEMPLATES), doc.title, with_article(term, all_passages))
             pairs.append(pair(question, all_passages[index], doc, "template"))
     return pairs
 
 
+def ask(template: str, title: str, term: str = "") -> str:
+    """A template filled in; a title that ends in its own "?" or "!" closes the question."""
+    question = template.format(title=title, term=term)
+    return re.sub(r'([?!])"\?$', r'\1"', question)
+
+
+def with_article(term: str, texts: list[str]) -> str:
+    """`the egg`, not `egg`: a topic the author nearly always writes after a determiner gets "the"."""
+    pattern = re.compile(rf"\b{re.escape(term)}\b", re.I)
+    after = total = 0
+    for text in texts:
+        for m in pattern.finditer(text):
+            total += 1
+            before = text[max(0, m.start() - 12): m.start()].lower().split()
+            after += bool(before) and before[-1] in DETERMINERS
+    return f"the {term}" if total and after / total >= 0.6 else term
+
+
 DETERMINERS = set("the a an my our your their his her its every each".split())
+# nouns too general to be a topic ("your view on way?"), and the adjectives that follow "the" as often
+WEAK = set("""way ways thing things kind kinds sort sorts fact facts case cases point points time times day days
+man men woman women people person persons world place places end rest matter matters manner moment number lot
+deal sense means reason reasons side sides word words question questions like lord sir great little good
+better best bad worse worst new old certain different various possible real true right wrong long short
+general common particular present mere""".split())
 
 
 def noun_phrases(text: str) -> list[str]:
@@ -109,7 +133,10 @@ def noun_phrases(text: str) -> list[str]:
             continue
         first = tokens[i + 1]
         second = tokens[i + 2] if i + 2 < len(tokens) else "."
-        out.append(f"{first} {second}" if words(second) else first)
+        if words(second) and second not in WEAK:
+            out.append(f"{first} {second}")        # "narrative self", "great war"
+        elif first not in WEAK and len(first) > 3:
+            out.append(first)                      # a noun on its own, not "way" or "egg"
     return out
 
 

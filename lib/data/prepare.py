@@ -13,7 +13,7 @@ import shutil
 from collections import defaultdict
 from pathlib import Path
 
-from .. import install, storage
+from .. import install, locks, sample, storage
 from . import chunking, cleaning, corpus, pairs
 from .corpus import Document
 from .processed import DOCUMENTS, FILES, MANIFEST
@@ -26,12 +26,12 @@ class SplitError(ValueError):
 
 
 def split_documents(docs: list[Document], val_fraction: float, seed: int,
-                    val_documents: list[str] | None = None) -> dict[str, str]:
+                    val_documents: list[str] | None = None, advice: str | None = None) -> dict[str, str]:
     """Document name -> "train" or "validation"; seeded, spread over categories, at least one each."""
     names = [d.name for d in docs]
     if len(names) < 2:
-        raise SplitError(f"only {len(names)} document: the split needs at least 2 (give split_pattern to cut "
-                         "a long file into documents)")
+        raise SplitError(f"only {len(names)} document: the split needs at least 2 ("
+                         + (advice or "give split_pattern to cut a long file into documents") + ")")
     if val_documents:
         unknown = sorted(set(val_documents) - set(names))
         if unknown:
@@ -72,16 +72,59 @@ def document_table(docs: list[Document], reports: list[dict], chunks: list[dict]
     return rows
 
 
+def one_document_advice(cfg, docs: list[Document]) -> str:
+    """What to do about a corpus that came out as one document, fitted to how it was read."""
+    if cfg.split_pattern:
+        found = "matched only 1 heading" if any(d.heading for d in docs) else "matched no heading"
+        return (f"split_pattern {cfg.split_pattern!r} {found} in {cfg.corpus}; `python -m lib prepare --dry-run "
+                "--split_pattern PATTERN` lists the headings a pattern matches")
+    return ("give split_pattern to cut a long file into documents at its headings; `python -m lib prepare "
+            "--dry-run` shows how a pattern splits it")
+
+
+def lock(out_dir: Path) -> locks.Lock:
+    """The processed folder's lock (held while it is written; re-entrant in one process)."""
+    return locks.acquire(out_dir.parent / f".{out_dir.name}.lock", f"prepare into {out_dir}")
+
+
+def kept_stage_problem(old_manifest: dict, split: dict[str, str], tokenizer_name: str) -> str | None:
+    """Why the other stage's files from an earlier run no longer fit this one (another split or tokenizer)."""
+    if not old_manifest:
+        return None
+    old = old_manifest.get("documents", {})
+    new = {TRAIN: sorted(n for n, s in split.items() if s == TRAIN), VAL: sorted(n for n, s in split.items() if s == VAL)}
+    if {k: sorted(v) for k, v in old.items()} != new:
+        return (f"they were split with seed {old_manifest.get('seed')} into other train/validation documents "
+                "than this run's")
+    if old_manifest.get("tokenizer") != tokenizer_name:
+        return f"they were cut with the tokenizer of '{old_manifest.get('tokenizer')}', not '{tokenizer_name}'"
+    return None
+
+
 def write_processed(out_dir: Path, cfg, *, chunks: list[dict] | None, pair_rows: list[dict] | None,
                     split: dict[str, str], documents: list[dict], tokenizer_name: str,
                     extra: dict | None = None) -> dict:
     """Write the split files and manifest.json atomically; return the manifest.
 
     `chunks` or `pair_rows` may be None (prepare --mode pretraining|instruction): the other stage's
-    files already in `out_dir` are kept, with their manifest entries.
+    files already in `out_dir` are kept, with their manifest entries, only if they were made with the same
+    split and tokenizer (otherwise one stage would validate on documents the other trains on).
     """
-    staging = storage.staging_dir(out_dir)
+    with lock(out_dir):
+        storage.clean_staging(out_dir)
+        return _write_processed(out_dir, cfg, chunks=chunks, pair_rows=pair_rows, split=split,
+                                documents=documents, tokenizer_name=tokenizer_name, extra=extra)
+
+
+def _write_processed(out_dir: Path, cfg, *, chunks, pair_rows, split, documents, tokenizer_name, extra) -> dict:
     old_manifest = storage.read_json(out_dir / MANIFEST) if (out_dir / MANIFEST).exists() else {}
+    if chunks is None or pair_rows is None:
+        kept = "pretraining" if chunks is None else "instruction"
+        problem = kept_stage_problem(old_manifest, split, tokenizer_name)
+        if problem and any((out_dir / name).exists() for name in FILES[kept]):
+            raise SplitError(f"{out_dir}: the {kept} files there cannot be kept: {problem}; run prepare "
+                             "--mode both")
+    staging = storage.staging_dir(out_dir)
     files, counts = {}, {}
     try:
         for stage, rows in (("pretraining", chunks), ("instruction", pair_rows)):
@@ -134,31 +177,53 @@ def run(cfg, mode: str = "both", tokenizer=None, generate=None, verbose: bool = 
         raise ValueError(f"mode must be pretraining, instruction or both, not {mode!r}")
     from .. import models
 
-    docs = corpus.from_config(cfg, verbose=verbose)
-    docs, reports = cleaning.clean_corpus(docs, cfg.unwrap_lines)
-    tokenizer = tokenizer or models.load_tokenizer(cfg)
-    split = split_documents(docs, cfg.val_fraction, cfg.seed, cfg.val_documents)
-    chunks = chunking.chunk_corpus(docs, tokenizer, cfg.effective_chunk_tokens, cfg.chunk_overlap)
-    pair_rows, extra = None, {}
-    if mode in ("instruction", "both"):
-        built, dropped = build_pairs(cfg, docs, tokenizer, generate)
-        pair_rows = [pairs.to_chat(p, cfg.system_prompt) for p in built]
-        extra["pairs_by_source"] = count_by(built, "source")
-        extra["backtranslation_dropped"] = len(dropped)
-    manifest = write_processed(
-        storage.processed_dir(cfg), cfg, chunks=chunks if mode != "instruction" else None,
-        pair_rows=pair_rows, split=split, documents=document_table(docs, reports, chunks, split),
-        tokenizer_name=cfg.model, extra=extra)
+    out_dir = storage.processed_dir(cfg)
+    tokenizer = tokenizer or models.load_tokenizer(cfg)  # first: an unreachable hub fails in seconds
+    with lock(out_dir):
+        loaded = corpus.from_config(cfg, verbose=verbose)
+        docs, reports = cleaning.clean_corpus(loaded, cfg.unwrap_lines)
+        split = split_documents(docs, cfg.val_fraction, cfg.seed, cfg.val_documents, one_document_advice(cfg, docs))
+        mode = widened_mode(cfg, mode, out_dir, split, generate)
+        chunks = chunking.chunk_corpus(docs, tokenizer, cfg.effective_chunk_tokens, cfg.chunk_overlap)
+        pair_rows, extra = None, {"removed_from_files": loaded.file_reports}
+        if mode in ("instruction", "both"):
+            built, dropped = build_pairs(cfg, docs, tokenizer, generate)
+            pair_rows = [pairs.to_chat(p, cfg.system_prompt) for p in built]
+            extra["pairs_by_source"] = count_by(built, "source")
+            extra["backtranslation_dropped"] = len(dropped)
+        manifest = write_processed(
+            out_dir, cfg, chunks=chunks if mode != "instruction" else None,
+            pair_rows=pair_rows, split=split, documents=document_table(docs, reports, chunks, split),
+            tokenizer_name=cfg.model, extra=extra)
     if verbose:
         print_counts(manifest)
     return manifest
+
+
+def widened_mode(cfg, mode: str, out_dir: Path, split: dict[str, str], generate) -> str:
+    """`both` when the other stage's files in `out_dir` no longer fit this split or tokenizer (and say so).
+
+    Backtranslated pairs need the base model; without it the run stops rather than keep pairs split
+    another way.
+    """
+    if mode == "both" or not (out_dir / MANIFEST).exists():
+        return mode
+    other = "instruction" if mode == "pretraining" else "pretraining"
+    problem = kept_stage_problem(storage.read_json(out_dir / MANIFEST), split, cfg.model)
+    if problem is None or not any((out_dir / name).exists() for name in FILES[other]):
+        return mode
+    if other == "instruction" and cfg.backtranslate and generate is None:
+        raise SplitError(f"{out_dir}: the instruction files there cannot be kept ({problem}) and rebuilding them "
+                         "needs the base model for backtranslation; run prepare --mode both")
+    print(f"the {other} files in {out_dir} are rebuilt too: {problem}")
+    return "both"
 
 
 def build_pairs(cfg, docs: list[Document], tokenizer, generate=None) -> tuple[list[dict], list[dict]]:
     """All three sources, merged; returns (pairs, backtranslations the curation dropped)."""
     groups = [pairs.template_pairs(docs, tokenizer, cfg.template_pairs_per_document, cfg.pair_answer_tokens,
                                    cfg.seed)]
-    if cfg.qa_file:
+    if sample.usable(cfg, "qa_file"):
         groups.append(pairs.researcher_pairs(storage.find_input(cfg.qa_file), docs))
     dropped: list[dict] = []
     if cfg.backtranslate:

@@ -22,7 +22,10 @@ class DataError(RuntimeError):
 
 
 def folder(cfg) -> Path:
-    return storage.processed_dir(cfg)
+    """The processed folder; one left half-swapped by a killed `prepare` is put back first."""
+    path = storage.processed_dir(cfg)
+    storage.recover_dir(path)
+    return path
 
 
 def read_manifest(cfg) -> dict:

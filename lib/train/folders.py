@@ -4,15 +4,21 @@
     outputs/<run>/instruction/   stage 2, continuing stage 1's adapter
     outputs/<run>/sft_only/      stage 2 from the base model (`init_from: base`)
 
-A stage is finished when its `manifest.json` exists (written last).
+A stage is finished when its `manifest.json` exists (written last). A checkpoint is resumed only if it
+is whole (its `trainer_state.json` reads, its weights are complete) and belongs to the stage being trained.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import re
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
-from .. import storage
+from .. import locks, storage
+from ..disk import safetensors_problem
 
 STAGES = ("pretraining", "instruction")
 ARMS = ("pretraining", "instruction", "sft_only")   # the folder names, which are also the study's arm names
@@ -36,22 +42,62 @@ def stage_path(cfg, stage: str) -> Path:
     return storage.run_dir(cfg.run_name) / folder_name(stage, cfg)
 
 
-def latest_checkpoint(folder: Path) -> Path | None:
-    """The newest `checkpoint-N` that finished saving (its trainer_state.json exists)."""
-    found = [(int(m.group(1)), p) for p in folder.glob("checkpoint-*")
-             if (m := re.fullmatch(r"checkpoint-(\d+)", p.name)) and (p / "trainer_state.json").exists()]
-    return max(found)[1] if found else None
+def latest_checkpoint(folder: Path, warn: bool = False) -> Path | None:
+    """The newest `checkpoint-N` that finished saving and reads whole; with `warn`, each newer one that
+    does not is named in a warning (a save cut short by a kill or a full disk)."""
+    found = sorted(((int(m.group(1)), p) for p in folder.glob("checkpoint-*")
+                    if (m := re.fullmatch(r"checkpoint-(\d+)", p.name))), reverse=True)
+    skipped = []
+    for _, path in found:
+        problem = checkpoint_problem(path)
+        if problem is None:
+            for text in skipped:
+                warnings.warn(f"{text}; resuming from {path.name} instead", UserWarning, stacklevel=3)
+            return path
+        if (path / "trainer_state.json").exists():  # one still being written has no state yet: not news
+            skipped.append(problem)
+    for text in skipped if warn else []:
+        warnings.warn(f"{text}; no earlier checkpoint: training starts from the beginning", UserWarning,
+                      stacklevel=3)
+    return None
+
+
+def checkpoint_problem(path: Path) -> str | None:
+    """Why a checkpoint folder cannot be resumed from, or None."""
+    state = path / "trainer_state.json"
+    if not state.exists():
+        return f"{path}: not a checkpoint folder (no trainer_state.json)"
+    try:
+        step = json.loads(state.read_text(encoding="utf-8"))["global_step"]
+        int(step)
+    except (ValueError, KeyError, TypeError):
+        return f"{state}: damaged (not a complete trainer state; the save was cut short?)"
+    weights = path / "adapter_model.safetensors"
+    return safetensors_problem(weights) if weights.exists() else None
 
 
 def resume_point(cfg, folder: Path) -> Path | None:
+    """The checkpoint to resume from: the newest whole one (`resume: auto`) or the one named, which must be
+    whole and of this stage."""
     if not cfg.resume:
         return None
     if cfg.resume == "auto":
-        return latest_checkpoint(folder / "checkpoints")
+        return latest_checkpoint(folder / "checkpoints", warn=True)
     path = storage.resolve(cfg.resume)
-    if not (path / "trainer_state.json").exists():
-        raise StageError(f"{path}: not a checkpoint folder (no trainer_state.json)")
+    if problem := checkpoint_problem(path):
+        raise StageError(problem)
+    owner = path.parent.parent.name if path.parent.name == "checkpoints" else None
+    if owner in ARMS and owner != folder.name:
+        raise StageError(f"{path}: a checkpoint of stage '{owner}', not '{folder.name}'; resume from one in "
+                         f"{folder / 'checkpoints'}, or use resume: auto")
     return path
+
+
+def lock(cfg) -> locks.Lock:
+    """The run's lock, held from a stage's set-up to the end of its training (see `lib.locks`)."""
+    run = storage.run_dir(cfg.run_name)
+    with storage.explained(run):
+        return locks.acquire(run / ".lock", f"training run '{cfg.run_name}'", nested=False)
 
 
 def starting_adapter(cfg, stage: str) -> Path | None:
@@ -62,4 +108,20 @@ def starting_adapter(cfg, stage: str) -> Path | None:
     if not (stage1 / "manifest.json").exists():
         raise StageError(f"{stage1}: stage 1 of run '{cfg.run_name}' has not finished; run 02_pretrain first "
                          "(same run_name), or set init_from: base for the SFT-only arm")
+    weights = stage1 / "adapter" / "adapter_model.safetensors"
+    if problem := safetensors_problem(weights) if weights.exists() else f"{weights}: missing":
+        raise StageError(f"{problem}; train stage 1 again (overwrite: true), or set init_from: base")
     return stage1 / "adapter"
+
+
+@contextlib.contextmanager
+def write_failures(folder: Path, doing: str) -> Iterator[None]:
+    """A full disk or a read-only folder while `doing`: one line naming the place, not the trainer's traceback."""
+    try:
+        yield
+    except Exception as exc:
+        problem = storage.write_problem(exc, folder)
+        if problem is None:
+            raise
+        raise StageError(f"{problem} (when {doing}); checkpoints saved before are kept: continue with "
+                         "resume: auto once there is room") from None

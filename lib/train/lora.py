@@ -23,6 +23,21 @@ def saved_shape(adapter: Path) -> dict:
     return {"r": saved["r"], "lora_alpha": saved["lora_alpha"], "target_modules": sorted(saved["target_modules"])}
 
 
+def check_resume_shape(checkpoint: Path | None, shape: dict) -> None:
+    """A checkpoint is resumed with the LoRA shape it was saved with; a difference is one line, not the
+    trainer's pages of `size mismatch`."""
+    if checkpoint is None or not (Path(checkpoint) / "adapter_config.json").exists():
+        return
+    saved = saved_shape(checkpoint)
+    differs = [name for name in SHAPE_KEYS.values() if saved[name] != shape[name]]
+    if differs:
+        was = ", ".join(f"{n} = {saved[n]!r}" for n in differs)
+        now = ", ".join(f"{n} = {shape[n]!r}" for n in differs)
+        keys = ", ".join(k for k, n in SHAPE_KEYS.items() if n in differs)
+        raise AdapterMismatch(f"{checkpoint} was saved with {was}, this run has {now}; resume with the same "
+                              f"{keys}, or start a new run_name")
+
+
 def lora_settings(cfg, adapter: Path | None = None) -> dict:
     """r, alpha, dropout and targets: from the configuration, or the shape of an adapter being continued."""
     settings = {"r": cfg.lora_r, "lora_alpha": cfg.lora_alpha, "lora_dropout": cfg.lora_dropout,

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import hardware, models, plots, storage
+from .. import hardware, models, plots, sample, storage
 from ..data import processed
 from . import callbacks, folders, lora, manifest, quiet, settings, speedups, tracking
 from .folders import TITLES, StageError  # noqa: F401  (StageError: what callers catch)
@@ -65,6 +65,11 @@ class StageSetup:
     data_manifest: dict
     trainer: object = field(repr=False)
     tokenizer: object = field(repr=False)
+    lock: object = field(default=None, repr=False)   # the run's lock, given back when training ends
+
+    def release(self) -> None:
+        if self.lock is not None:
+            self.lock.release()
 
     def settings(self) -> list[dict]:
         """The settings this stage trains with: the hardware plan's choices and the LoRA shape in effect
@@ -108,29 +113,52 @@ class StageSetup:
 def setup_stage(cfg, stage: str, extra_callbacks: list | None = None, progress: bool = True) -> StageSetup:
     """Check the inputs, pick the hardware plan, load the model, add LoRA, build the trainer.
 
-    Every input is checked before anything is written or loaded: the data, the adapter to continue and its
-    LoRA shape, the checkpoint to resume.
+    The run's lock is taken first (a second run of the same run_name stops at once, saying who holds it).
+    Every input is checked before anything is written or deleted: the stage is not finished (or is to be
+    replaced), the checkpoint to resume is whole and of this stage, the adapter to continue is whole, the
+    data fits, the LoRA shape matches, the folder is writable, the backend and the model load. Only then is
+    a finished stage replaced (`overwrite`).
     """
     import datasets
 
     datasets.disable_progress_bars()
     name = folders.folder_name(stage, cfg)
-    checkpoint = folders.resume_point(cfg, storage.run_dir(cfg.run_name) / name)
+    lock = folders.lock(cfg) if is_main_process() else None
+    try:
+        return _setup(cfg, stage, name, lock, extra_callbacks, progress)
+    except BaseException:
+        if lock is not None:
+            lock.release()
+        raise
+
+
+def _setup(cfg, stage: str, name: str, lock, extra_callbacks: list | None, progress: bool) -> StageSetup:
+    path = storage.run_dir(cfg.run_name) / name
+    replacing = cfg.overwrite and (path / "manifest.json").exists()
+    if is_main_process():
+        storage.check_unfinished(path, cfg.run_name, name, cfg.overwrite, resume=bool(cfg.resume))
+        sample.warn(cfg, "compare_prompts")
+    # a stage being replaced has nothing to resume automatically; a checkpoint named explicitly still counts
+    checkpoint = None if replacing and cfg.resume == "auto" else folders.resume_point(cfg, path)
     init_adapter = folders.starting_adapter(cfg, stage)
     train_rows, val_rows, data_manifest = processed.load_split(cfg, stage)
     processed.check_fits(cfg, stage, data_manifest)
     shape = lora.lora_settings(cfg, init_adapter)
-    folder = storage.stage_dir(cfg.run_name, name, overwrite=cfg.overwrite and is_main_process(),
-                               resume=checkpoint is not None or not is_main_process())
+    lora.check_resume_shape(checkpoint, shape)
+    if is_main_process():
+        storage.check_writable(path)
     backend = models.choose_backend(cfg)
     plan = hardware.plan(cfg, compilable=settings.packs(cfg, stage) and backend == "hf",
                          examples_per_row=settings.examples_per_row(cfg, stage, train_rows))
     if is_main_process():
         print(plan.describe())
-    with quiet.known_noise_silenced(), storage.scoped_environ(tracking.environ(cfg, folder, name)):
+    with quiet.known_noise_silenced(), storage.scoped_environ(tracking.environ(cfg, path, name)):
         loaded = models.load_model(cfg, hardware.torch_dtype(plan.precision), backend, plan.load_in_4bit,
                                    plan.attention)
+        set_seed(cfg.seed)  # the LoRA weights are drawn now: the same seed gives the same adapter
         model = lora.add_lora(loaded, cfg, plan.gradient_checkpointing, init_adapter, lean=cfg.lean_lora)
+        # every input has passed: only now may a finished stage be replaced
+        folder = storage.stage_dir(cfg.run_name, name, overwrite=cfg.overwrite, check=is_main_process())
         args = settings.sft_config(cfg, stage, folder / "checkpoints", plan, bool(val_rows), loaded.backend,
                                    checkpoint is not None)
         progress_callbacks = callbacks.progress_callbacks(TITLES[name]) if progress else []
@@ -144,7 +172,13 @@ def setup_stage(cfg, stage: str, extra_callbacks: list | None = None, progress: 
     return StageSetup(cfg, stage, name, folder, checkpoint, init_adapter, plan, loaded.backend, shape,
                       lora.parameter_counts(model),
                       {"train rows": len(train_rows), "validation rows": len(val_rows)},
-                      data_manifest, trainer, loaded.tokenizer)
+                      data_manifest, trainer, loaded.tokenizer, lock)
+
+
+def set_seed(seed: int) -> None:
+    from transformers import set_seed as seed_everything
+
+    seed_everything(seed)
 
 
 def to_dataset(rows: list[dict], stage: str, chat_date: str):
@@ -158,7 +192,15 @@ def to_dataset(rows: list[dict], stage: str, chat_date: str):
 
 
 def run(setup: StageSetup) -> StageResult:
-    """Train, then save the adapter, the log, the curve and the manifest (main process only)."""
+    """Train, then save the adapter, the log, the curve and the manifest (main process only); the run's
+    lock is given back at the end, whatever happens."""
+    try:
+        return _run(setup)
+    finally:
+        setup.release()
+
+
+def _run(setup: StageSetup) -> StageResult:
     cfg, trainer = setup.cfg, setup.trainer
     if is_main_process() and setup.checkpoint is not None:
         print(f"resuming from {setup.checkpoint}")
@@ -166,7 +208,8 @@ def run(setup: StageSetup) -> StageResult:
     started = time.time()
     try:
         with quiet.known_noise_silenced(), speedups.eager_fallback(setup.plan.compile), \
-                storage.scoped_environ(tracking.environ(cfg, setup.folder, setup.name)):
+                storage.scoped_environ(tracking.environ(cfg, setup.folder, setup.name)), \
+                folders.write_failures(setup.folder, "training saved a checkpoint"):
             trainer.train(resume_from_checkpoint=str(setup.checkpoint) if setup.checkpoint else None)
     finally:
         speedups.after_training(trainer.model)
@@ -179,27 +222,34 @@ def run(setup: StageSetup) -> StageResult:
     resources["steady_tokens_per_second"] = trainer.steady_tokens_per_second(seconds - trainer.eval_seconds)
     adapter = setup.folder / "adapter"
     if is_main_process():
-        trainer.model.save_pretrained(str(adapter))
-        setup.tokenizer.save_pretrained(str(adapter))
-        storage.write_json(setup.folder / "log_history.json", history)
-        plots.save(plots.loss_curve(history, TITLES[setup.name]), setup.folder / "loss.png")
-        storage.write_json(setup.folder / "manifest.json", {
-            "stage": setup.stage, "arm": setup.name, "run_name": cfg.run_name, "backend": setup.backend,
-            "init_adapter": str(setup.init_adapter) if setup.init_adapter else None,
-            "resumed_from": str(setup.checkpoint) if setup.checkpoint else None,
-            "steps": trainer.state.global_step, "final": manifest.final_losses(history),
-            "parameters": setup.parameters, "lora": setup.lora, "plan": setup.plan.as_dict(),
-            "resources": resources, "config": cfg.as_dict(),
-            "data": {"hash": processed.data_hash(setup.data_manifest), **setup.rows,
-                     "processed_dir": str(processed.folder(cfg))},
-            "versions": manifest.package_versions(), "git": manifest.git_commit(),
-            "machine": hardware.describe_machine(),
-        })
+        with folders.write_failures(setup.folder, "the stage was saved"):
+            save(setup, adapter, history, resources)
     if is_main_process() and (where := tracking.describe(cfg, setup.folder)):
         print(where)
     trainer.accelerator.wait_for_everyone()
     return StageResult(setup.stage, setup.folder, adapter, history, seconds, tokens, setup.plan, setup.backend,
                        setup.parameters, resources, trainer.model, setup.tokenizer)
+
+
+def save(setup: StageSetup, adapter: Path, history: list[dict], resources: dict) -> None:
+    """The adapter, the log, the curve, and last the manifest that marks the stage finished."""
+    cfg, trainer = setup.cfg, setup.trainer
+    trainer.model.save_pretrained(str(adapter))
+    setup.tokenizer.save_pretrained(str(adapter))
+    storage.write_json(setup.folder / "log_history.json", history)
+    plots.save(plots.loss_curve(history, TITLES[setup.name]), setup.folder / "loss.png")
+    storage.write_json(setup.folder / "manifest.json", {
+        "stage": setup.stage, "arm": setup.name, "run_name": cfg.run_name, "backend": setup.backend,
+        "init_adapter": str(setup.init_adapter) if setup.init_adapter else None,
+        "resumed_from": str(setup.checkpoint) if setup.checkpoint else None,
+        "steps": trainer.state.global_step, "final": manifest.final_losses(history),
+        "parameters": setup.parameters, "lora": setup.lora, "plan": setup.plan.as_dict(),
+        "resources": resources, "config": cfg.as_dict(),
+        "data": {"hash": processed.data_hash(setup.data_manifest), **setup.rows,
+                 "processed_dir": str(processed.folder(cfg))},
+        "versions": manifest.package_versions(), "git": manifest.git_commit(),
+        "machine": hardware.describe_machine(),
+    })
 
 
 def train_stage(cfg, stage: str, extra_callbacks: list | None = None, progress: bool = True) -> StageResult:

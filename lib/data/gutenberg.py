@@ -1,0 +1,124 @@
+"""Book furniture around an author's text: Project Gutenberg's header and licence, producer credits, the title
+page, the CONTENTS list (with or without dot leaders), and at the end an index or the publisher's adverts.
+
+Each function returns the text without it and a count of what it removed, so the data stage can say what
+was dropped from each file and why (see `REASONS`), instead of charging it to the first document.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+START = re.compile(r"\*{3}\s*START OF (?:THIS|THE) PROJECT GUTENBERG[^*]*\*{3}[^\n]*\n", re.I)
+END = re.compile(r"\*{3}\s*END OF (?:THIS|THE) PROJECT GUTENBERG|^[ \t]*End of (?:the |this )?Project Gutenberg",
+                 re.I | re.M)
+CREDITS = re.compile(r"^(?:Produced by|E-text prepared by|This e-?text was|Transcriber's note)", re.I)
+CONTENTS = re.compile(r"^\s*(?:TABLE OF )?CONTENTS\.?\s*$", re.M | re.I)
+LEADER = re.compile(r"(?:[ \t]*\.){3,}[ \t]*(?:\d+|[ivxlcdm]+)?[ \t]*$|[ \t]{2,}(?:\d+|[ivxlcdm]+)[ \t]*$", re.I)
+INDEX = re.compile(r"^[ \t]*(?:GENERAL )?(?:INDEX|Index)\.?[ \t]*$", re.M)
+ADVERTS = re.compile(r"^[ \t]*(?:ADVERTISEMENTS?|(?:OTHER )?(?:BOOKS|WORKS|NOVELS) BY (?:THE SAME AUTHOR|[A-Z .'-]+)|"
+                     r"BY THE SAME AUTHOR|NEW (?:AND RECENT )?BOOKS|PUBLISHERS?'? (?:ANNOUNCEMENTS?|LIST)|"
+                     r"CATALOGUE OF [A-Z ,.'-]+|NOW READY)[.:]?[ \t]*$", re.M | re.I)
+
+# what each count means, for the preview and the manifest
+REASONS = {
+    "gutenberg_header_chars": "Project Gutenberg header (strip_gutenberg)",
+    "gutenberg_licence_chars": "Project Gutenberg licence (strip_gutenberg)",
+    "credit_lines": "producer credits (strip_gutenberg)",
+    "title_page_chars": "title page before the CONTENTS list (strip_gutenberg)",
+    "contents_entries": "CONTENTS list entries (strip_gutenberg)",
+    "index_chars": "the book's index at the end",
+    "adverts_chars": "publisher's adverts at the end",
+}
+
+
+def strip_gutenberg(text: str) -> tuple[str, Counter]:
+    """Remove the Gutenberg header and licence, producer credits, the title page and CONTENTS list, and an
+    index or adverts at the end."""
+    counts: Counter = Counter()
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if m := START.search(text):
+        counts["gutenberg_header_chars"] += m.end()
+        text = text[m.end():]
+    if m := END.search(text):
+        counts["gutenberg_licence_chars"] += len(text) - m.start()
+        text = text[: m.start()]
+    paragraphs = text.strip("\n").split("\n\n")
+    head = 0
+    while head < min(len(paragraphs), 8):  # credits sit among the first few paragraphs
+        if CREDITS.match(paragraphs[head].strip()):
+            counts["credit_lines"] += 1
+            paragraphs.pop(head)
+        else:
+            head += 1
+    text = "\n\n".join(paragraphs)
+    text, contents = strip_contents(text)
+    counts.update(contents)
+    text, back = cut_back_matter(text)
+    counts.update(back)
+    return text.strip("\n") + "\n", counts
+
+
+def strip_contents(text: str) -> tuple[str, Counter]:
+    """Remove a CONTENTS list (and a short title page before it).
+
+    The list runs from the CONTENTS line over short lines until prose starts or a listed title comes
+    back as a heading; that heading is kept, since it opens the first real section. Dot leaders and page
+    numbers (`ON NOISE . . . . 12`) are part of an entry, not prose.
+    """
+    counts: Counter = Counter()
+    m = CONTENTS.search(text)
+    if not m or m.start() > len(text) // 3:
+        return text, counts
+    lines = text[m.end():].split("\n")
+    entries: set[str] = set()
+    stop = len(lines)
+    for i, line in enumerate(lines):
+        entry = LEADER.sub("", line)
+        key = title_key(entry)
+        if not key:
+            continue
+        prose = len(entry.strip()) > 70 or (re.search(r"[a-z]", entry) and entry.rstrip().endswith((".", ",")))
+        if prose or key in entries:
+            stop = i
+            break
+        entries.add(key)
+    counts["contents_entries"] += len(entries)
+    title_page = text[: m.start()]
+    keep_title_page = len(title_page) > 3000
+    if not keep_title_page:
+        counts["title_page_chars"] += len(title_page.strip())
+    rest = "\n".join(lines[stop:])
+    return (title_page if keep_title_page else "") + rest, counts
+
+
+def title_key(line: str) -> str:
+    return re.sub(r"[^A-Z0-9 ]", "", line.upper().replace("--", " ")).strip()
+
+
+def cut_back_matter(text: str, after: float = 0.6) -> tuple[str, Counter]:
+    """Cut an index or the publisher's adverts off the end of a book (or of its last section).
+
+    Only a heading line (`INDEX`, `ADVERTISEMENTS`, `BY THE SAME AUTHOR`, ...) past the fraction `after` of
+    the text, with text before it, counts, and only when what follows reads like a list (short lines, few
+    sentences), so that an essay that merely mentions an index keeps its text.
+    """
+    counts: Counter = Counter()
+    for pattern, key in ((INDEX, "index_chars"), (ADVERTS, "adverts_chars")):
+        for m in pattern.finditer(text):
+            if m.start() >= after * len(text) and text[: m.start()].strip() and reads_like_a_list(text[m.end():]):
+                counts[key] += len(text) - m.start()
+                text = text[: m.start()].rstrip() + "\n"
+                break
+    return text, counts
+
+
+def reads_like_a_list(text: str) -> bool:
+    """Mostly short lines with few full stops at their ends: an index, a catalogue, a contents list."""
+    lines = [line.strip() for line in text.split("\n") if line.strip()]
+    if len(lines) < 3:
+        return False
+    short = sum(len(line) < 60 for line in lines) / len(lines)
+    sentences = sum(line.endswith((".", "?", "!", '"')) and len(line) > 60 for line in lines) / len(lines)
+    return short >= 0.6 and sentences <= 0.2
