@@ -3,7 +3,8 @@
     .venv/bin/python bench/data_stage.py [--corpus PATH] [--model tiny] [--json out.json]
 
 Prints one row per step (seconds and share of the total) and writes the table as JSON. The tokenizer is
-the tiny model's unless --model names another (the real Llama tokenizer needs the hub).
+the tiny model's unless --model names another: Llama-3.2's real one offline with
+`python bench/shape_model.py --tokenizer_only /tmp/llama-tokenizer` and `--model /tmp/llama-tokenizer`.
 """
 
 from __future__ import annotations

@@ -1,10 +1,17 @@
-"""Generation throughput: batched (the project's `generation.generate`) against one prompt at a time.
+"""Generation throughput: the project's batched generation with and without fast decoding, in one run.
 
-Greedy decoding of the same prompts both ways, in one run; prints tokens per second of each, the ratio,
-and how many outputs are identical (batching must not change what the study measures).
+Modes (each on the same prompts, greedy, every answer exactly `--max_new_tokens` long):
+- plain: batched Hugging Face `generate` (dynamic cache, eager), what `generation.generate` did before;
+- fast: `generation.generate` as it now runs on a GPU (static cache, decoding step replayed as a CUDA graph:
+  lib/decoding.py); graph capture is inside the timed call, as in the study;
+- hf-compile: Hugging Face's own recipe (`cache_implementation="static"` and torch.compile of the decoding
+  step), timed on its first call (compiling) and again (compiled);
+- single: one prompt at a time (plain), the old baseline.
+Prints tokens per second of each, the ratio to `plain`, and how many answers are identical to `plain`'s (in fp32
+they must all be). `--profile` adds the top GPU kernels and the GPU's busy share for one fast batch.
 
-    python bench/generation.py [--model tiny|FOLDER] [--prompts 32] [--max_new_tokens 64] [--batch_size 16]
-                               [--json out.json]
+    python bench/generation.py [--model tiny|FOLDER] [--prompts 32] [--max_new_tokens 64] [--batch_size 8]
+                               [--modes plain,fast] [--dtype auto|fp32] [--profile] [--json out.json]
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from lib import config, generation, models, storage  # noqa: E402
+from lib import config, decoding, generation, hardware, models, storage  # noqa: E402
 
 
 def prompts_from_probes(n: int) -> list[str]:
@@ -38,51 +45,121 @@ def timed(fn):
     return out, time.perf_counter() - start
 
 
+def hf_compiled(model, tokenizer, prompts, settings, chat_date):
+    """Hugging Face's static cache + torch.compile recipe, batched like `generation.generate`."""
+    import torch
+
+    texts = [generation.chat_text(tokenizer, p, chat_date=chat_date) for p in prompts]
+    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+    out = [""] * len(texts)
+    tokenizer.padding_side = "left"
+    model.eval()
+    for start in range(0, len(order), settings.batch_size):
+        batch = order[start:start + settings.batch_size]
+        enc = tokenizer([texts[i] for i in batch], return_tensors="pt", padding=True,
+                        add_special_tokens=False).to(model.device)
+        with torch.no_grad():
+            ids = model.generate(**enc, max_new_tokens=settings.max_new_tokens, min_new_tokens=settings.min_new_tokens,
+                                 do_sample=False, temperature=None, top_p=None, top_k=None,
+                                 eos_token_id=models.stop_token_ids(tokenizer), pad_token_id=tokenizer.pad_token_id,
+                                 cache_implementation="static")
+        for i, row in zip(batch, ids[:, enc["input_ids"].shape[1]:]):
+            out[i] = tokenizer.decode(row, skip_special_tokens=True).strip()
+    return out
+
+
+def profile_fast(model, tokenizer, prompts, settings, chat_date) -> dict:
+    """One batch of fast decoding under the profiler: GPU busy share and the kernels that take the time."""
+    import torch
+
+    activities = [torch.profiler.ProfilerActivity.CPU, torch.profiler.ProfilerActivity.CUDA]
+    start = time.perf_counter()
+    with torch.profiler.profile(activities=activities) as prof:
+        generation.generate(model, tokenizer, prompts[:settings.batch_size], settings, chat_date=chat_date, fast=True)
+        torch.cuda.synchronize()
+    wall = time.perf_counter() - start
+    events = prof.key_averages()
+    busy = sum(e.self_device_time_total for e in events) / 1e6
+    table = events.table(sort_by="self_device_time_total", row_limit=15, max_name_column_width=60)
+    print(f"PROFILE fast batch of {settings.batch_size}: wall {wall:.2f} s, GPU kernels {busy:.2f} s "
+          f"({busy / wall:.0%} busy)\n{table}")
+    return {"wall_s": round(wall, 3), "gpu_busy_s": round(busy, 3), "table": table}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default="tiny")
     parser.add_argument("--prompts", type=int, default=32)
     parser.add_argument("--max_new_tokens", type=int, default=64)
-    parser.add_argument("--batch_size", type=int, default=16)
+    parser.add_argument("--batch_size", type=int, default=8)
+    parser.add_argument("--modes", default="plain,fast")
     parser.add_argument("--load_in_4bit", default="false")
     parser.add_argument("--dtype", default="auto", help="auto (bf16 on a GPU) or fp32 (no rounding differences)")
+    parser.add_argument("--profile", action="store_true")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
-    cfg = config.load_config(storage.PROJECT_ROOT / "config.yaml", model=args.model, load_in_4bit=args.load_in_4bit)
     import torch
 
+    cfg = config.load_config(storage.PROJECT_ROOT / "config.yaml", model=args.model, load_in_4bit=args.load_in_4bit)
     dtype = torch.float32 if args.dtype == "fp32" else None
     loaded = models.load_model(cfg, dtype=dtype, backend="hf")
     model, tokenizer = loaded.model, loaded.tokenizer
     prompts = prompts_from_probes(args.prompts)
-    # min_new_tokens: a random-weight model may stop at once; every answer is then exactly as long both ways
+    # min_new_tokens: a random-weight model may stop at once; every answer is then exactly as long in every mode
     settings = generation.GenerationSettings(max_new_tokens=args.max_new_tokens, min_new_tokens=args.max_new_tokens,
                                              batch_size=args.batch_size)
-    single_settings = generation.GenerationSettings(**{**settings.as_dict(), "batch_size": 1})
-    generation.generate(model, tokenizer, prompts[:2], settings, chat_date=cfg.chat_date)  # warm-up
-    batched, t_batched = timed(lambda: generation.generate(model, tokenizer, prompts, settings,
-                                                           chat_date=cfg.chat_date))
-    single, t_single = timed(lambda: generation.generate(model, tokenizer, prompts, single_settings,
-                                                         chat_date=cfg.chat_date))
+    single = generation.GenerationSettings(**{**settings.as_dict(), "batch_size": 1})
+    runs = {
+        "plain": lambda: generation.generate(model, tokenizer, prompts, settings, chat_date=cfg.chat_date, fast=False),
+        "fast": lambda: generation.generate(model, tokenizer, prompts, settings, chat_date=cfg.chat_date, fast=True),
+        "single": lambda: generation.generate(model, tokenizer, prompts, single, chat_date=cfg.chat_date, fast=False),
+        "hf-compile": lambda: hf_compiled(model, tokenizer, prompts, settings, cfg.chat_date),
+    }
+    modes = args.modes.split(",")
+    warm = generation.GenerationSettings(**{**settings.as_dict(), "max_new_tokens": 4, "min_new_tokens": 4})
+    generation.generate(model, tokenizer, prompts[:2], warm, chat_date=cfg.chat_date, fast=False)  # untimed
     tokens = len(prompts) * args.max_new_tokens
-    same = sum(a == b for a, b in zip(batched, single))
-    rows = {"model": args.model, "device": models_device(model), "dtype": str(model.dtype), "prompts": len(prompts),
-            "new_tokens_each": args.max_new_tokens, "batch_size": args.batch_size,
-            "one_at_a_time_tokens_per_s": round(tokens / t_single, 1),
-            "batched_tokens_per_s": round(tokens / t_batched, 1), "speed_up": round(t_single / t_batched, 2),
-            "identical_outputs": f"{same}/{len(prompts)}"}
-    print(f"{'mode':<16}{'seconds':>9}{'tokens/s':>11}")
-    print(f"{'one at a time':<16}{t_single:>9.2f}{tokens / t_single:>11.1f}")
-    print(f"{'batched':<16}{t_batched:>9.2f}{tokens / t_batched:>11.1f}")
-    print(f"speed-up x{t_single / t_batched:.2f}; identical greedy outputs: {same}/{len(prompts)}")
+    rows, answers = [], {}
+    for mode in modes:
+        for attempt in (("first call", "second call") if mode == "hf-compile" else ("",)):
+            try:
+                out, seconds = timed(runs[mode])
+            except Exception as exc:  # one failing mode must not hide the others
+                rows.append({"mode": f"{mode} {attempt}".strip(), "error": f"{type(exc).__name__}: {str(exc)[:300]}"})
+                print(rows[-1], flush=True)
+                break
+            answers.setdefault(mode, out)
+            rows.append({"mode": f"{mode} {attempt}".strip(), "seconds": round(seconds, 2),
+                         "tokens_per_s": round(tokens / seconds, 1)})
+            if mode == "fast":  # did the decoding step run as a CUDA graph, or fall back to eager steps?
+                rows[-1]["cuda_graphs"] = torch.cuda.is_available() and id(model) not in decoding._broken
+            print(rows[-1], flush=True)
+    base = next((r["tokens_per_s"] for r in rows if r["mode"] == "plain" and "tokens_per_s" in r), None)
+    for row in rows:
+        name = row["mode"].split(" ")[0]
+        if "tokens_per_s" in row and base:
+            row["x_plain"] = round(row["tokens_per_s"] / base, 2)
+        if name in answers and "plain" in answers:
+            row["identical_to_plain"] = f"{sum(a == b for a, b in zip(answers[name], answers['plain']))}/{len(prompts)}"
+    summary = {"model": args.model, "device": hardware.gpu_name() or "CPU", "dtype": str(model.dtype),
+               "prompts": len(prompts), "new_tokens_each": args.max_new_tokens, "batch_size": args.batch_size,
+               "rows": rows}
+    if args.profile and torch.cuda.is_available():
+        try:
+            summary["profile"] = profile_fast(model, tokenizer, prompts, settings, cfg.chat_date)
+        except Exception as exc:
+            print(f"profile failed: {type(exc).__name__}: {exc}")
+    print(f"{summary['device']}, {summary['dtype']}, {len(prompts)} prompts x {args.max_new_tokens} new tokens, "
+          f"batch {args.batch_size}")
+    print(f"{'mode':<24}{'seconds':>9}{'tokens/s':>11}{'x plain':>9}{'identical':>11}")
+    for r in rows:
+        if "error" in r:
+            print(f"{r['mode']:<24}FAILED {r['error'][:200]}")
+        else:
+            print(f"{r['mode']:<24}{r['seconds']:>9.2f}{r['tokens_per_s']:>11.1f}{r.get('x_plain', 0):>9.2f}"
+                  f"{r.get('identical_to_plain', ''):>11}")
     if args.json:
-        storage.write_json(args.json, rows)
-
-
-def models_device(model) -> str:
-    from lib import hardware
-
-    return hardware.gpu_name() or "CPU"
+        storage.write_json(args.json, summary)
 
 
 if __name__ == "__main__":

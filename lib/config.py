@@ -73,6 +73,8 @@ class Config:
     export_gguf: bool = False
     compare_prompts: str | None = "data/prompts/compare.txt"
     max_new_tokens: int = 200
+    report_to: Literal["none", "wandb", "tensorboard"] = "none"
+    hub_repo: str | None = None
     # data
     corpus: str = "data/sample/complete_corpus.txt"
     split_pattern: str | None = None
@@ -280,13 +282,17 @@ def check_ranges(cfg: Config, source: str) -> None:
         ("bootstrap_samples", cfg.bootstrap_samples >= 100, "at least 100"),
         ("probe_max_new_tokens", cfg.probe_max_new_tokens >= 8, "at least 8"),
         ("instruction_max_new_tokens", cfg.instruction_max_new_tokens >= 8, "at least 8"),
-        ("authorship_words", cfg.authorship_words >= 20, "at least 20"),
+        ("authorship_words", 20 <= cfg.authorship_words <= 0.75 * cfg.probe_max_new_tokens,
+         f"at least 20 and at most what answers of probe_max_new_tokens = {cfg.probe_max_new_tokens} tokens can "
+         f"hold (~{int(0.75 * cfg.probe_max_new_tokens)} words)"),
         ("completion_probes", cfg.completion_probes >= 0, "at least 0"),
         ("digidan_items", cfg.digidan_items >= 1, "at least 1"),
         ("eval_steps", cfg.eval_steps >= 1, "at least 1"),
         ("save_steps", cfg.save_steps >= 1, "at least 1"),
         ("template_pairs_per_document", cfg.template_pairs_per_document >= 0, "at least 0"),
         ("pair_answer_tokens", cfg.pair_answer_tokens >= 16, "at least 16"),
+        ("hub_repo", cfg.hub_repo is None or cfg.hub_repo.count("/") == 1 and all(cfg.hub_repo.split("/")),
+         "null or a Hugging Face repository id 'user/name'"),
         ("run_name", bool(cfg.run_name) and "/" not in cfg.run_name and cfg.run_name not in (".", ".."),
          "a plain folder name"),
     ]

@@ -14,9 +14,18 @@ import pandas as pd
 CELL_STYLE = "text-align:left;vertical-align:top;white-space:pre-wrap;max-width:42em"
 
 
-def frame(rows: Sequence[dict], columns: Sequence[str] | None = None) -> pd.DataFrame:
+def frame(rows: Sequence[dict], columns: Sequence[str] | None = None, fill=None) -> pd.DataFrame:
+    """A table of records; `fill` replaces missing values, and columns of whole numbers stay integers (a count
+    reads 12, not 12.0)."""
     df = pd.DataFrame(list(rows))
-    return df[list(columns)] if columns else df
+    df = df[list(columns)] if columns else df
+    if fill is not None:
+        df = df.fillna(fill)
+    for column in df.columns:
+        values = df[column]
+        if values.dtype.kind == "f" and values.notna().all() and (values % 1 == 0).all():
+            df[column] = values.astype("int64")
+    return df
 
 
 def html_table(rows: Sequence[dict], columns: Sequence[str] | None = None, title: str | None = None) -> str:
@@ -61,6 +70,22 @@ def record(values: dict, column: str = "") -> pd.DataFrame:
     return pd.DataFrame({column: [str(v) for v in values.values()]}, index=list(values))
 
 
-def settings(cfg, keys: Sequence[str]) -> pd.DataFrame:
-    """The knobs that matter for this notebook, as a two-column table."""
-    return pd.DataFrame({"setting": list(keys), "value": [str(getattr(cfg, k)) for k in keys]}).set_index("setting")
+def parameters(cfg, namespace: dict, per_row: int = 3):
+    """The notebook's parameters with the values in effect (config.yaml, then what was set for this run, shown
+    in bold), as one compact table: what a reader of the rendered notebook needs instead of a column of None."""
+    from IPython.display import HTML
+
+    from .config import KEYS
+
+    keys = [k for k in namespace if k in KEYS]
+    cells = [f"<td style='{PARAM_STYLE}'>{html.escape(k)}</td><td style='{PARAM_STYLE}'>"
+             + (f"<b>{html.escape(str(getattr(cfg, k)))}</b>" if k in cfg.given else html.escape(str(getattr(cfg, k))))
+             + "</td>" for k in keys]
+    rows = ["<tr>" + "".join(cells[i:i + per_row]) + "</tr>" for i in range(0, len(cells), per_row)]
+    source = html.escape(str(namespace.get("config_file")))
+    caption = (f"<caption style='text-align:left'>Parameters in effect ({source}"
+               "; set for this run in bold)</caption>")
+    return HTML(f"<table class='p4-parameters'>{caption}<tbody>{''.join(rows)}</tbody></table>")
+
+
+PARAM_STYLE = "text-align:left;padding:1px 8px;font-size:90%;word-break:break-word;max-width:22em"

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from . import decoding
 from .models import stop_token_ids
 
 
@@ -38,11 +39,16 @@ def chat_text(tokenizer, user: str | list[dict], system_prompt: str | None = Non
 
 def generate(model, tokenizer, prompts: list, settings: GenerationSettings | None = None, *,
              chat: bool = True, system_prompt: str | None = None, chat_date: str | None = None,
-             progress: bool = False) -> list[str]:
-    """Answers to `prompts`, in order: user turns (or message lists) when `chat`, raw text to continue otherwise."""
+             progress: bool = False, fast: bool | None = None) -> list[str]:
+    """Answers to `prompts`, in order: user turns (or message lists) when `chat`, raw text to continue otherwise.
+
+    On a GPU (unquantised model) decoding replays a CUDA graph over a static cache (`lib/decoding.py`);
+    elsewhere, or with `fast=False`, it is Hugging Face's `generate`. Both choose tokens the same way."""
     import torch
 
     settings = settings or GenerationSettings()
+    fast = decoding.supported(model) if fast is None else fast
+    stops = stop_token_ids(tokenizer)
     texts = [chat_text(tokenizer, p, system_prompt, chat_date) if chat else p for p in prompts]
     order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))  # similar lengths share a batch
     out: list[str] = [""] * len(texts)
@@ -61,14 +67,18 @@ def generate(model, tokenizer, prompts: list, settings: GenerationSettings | Non
                             add_special_tokens=not chat).to(model.device)
             if settings.do_sample:
                 torch.manual_seed(settings.seed)
-            with torch.no_grad():
-                ids = model.generate(
-                    **enc, max_new_tokens=settings.max_new_tokens, min_new_tokens=settings.min_new_tokens,
-                    do_sample=settings.do_sample, temperature=settings.temperature if settings.do_sample else None,
-                    top_p=settings.top_p if settings.do_sample else None, top_k=None,
-                    repetition_penalty=settings.repetition_penalty, eos_token_id=stop_token_ids(tokenizer),
-                    pad_token_id=tokenizer.pad_token_id)
-            new = ids[:, enc["input_ids"].shape[1]:]
+            if fast:
+                new = decoding.decode(model, enc["input_ids"], enc["attention_mask"], settings, stops,
+                                      tokenizer.pad_token_id)
+            else:
+                with torch.no_grad():
+                    ids = model.generate(
+                        **enc, max_new_tokens=settings.max_new_tokens, min_new_tokens=settings.min_new_tokens,
+                        do_sample=settings.do_sample, temperature=settings.temperature if settings.do_sample else None,
+                        top_p=settings.top_p if settings.do_sample else None, top_k=None,
+                        repetition_penalty=settings.repetition_penalty, eos_token_id=stops,
+                        pad_token_id=tokenizer.pad_token_id)
+                new = ids[:, enc["input_ids"].shape[1]:]
             for i, row in zip(batch, new):
                 out[i] = tokenizer.decode(row, skip_special_tokens=True).strip()
     finally:

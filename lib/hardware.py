@@ -53,6 +53,7 @@ class Plan:
     liger: bool = False
     compile: bool = False
     processes: int = 1              # data-parallel processes: the global batch is shared out among them
+    examples_per_row: float = 1.0   # packed stage 2: pairs per packed row (the batch counts rows)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -60,9 +61,11 @@ class Plan:
     def describe(self) -> str:
         processes = f" x {self.processes} processes" if self.processes > 1 else ""
         base = "4-bit" if self.load_in_4bit else "unquantised"
+        rows = (f" rows of ~{self.examples_per_row:.1f} pairs (~{self.effective_batch * self.examples_per_row:.0f}"
+                " pairs per step)" if self.examples_per_row > 1 else "")
         return (f"hardware profile '{self.profile}' on {self.device}: {base} base, {self.precision}, "
                 f"micro-batch {self.micro_batch} x accumulation {self.gradient_accumulation}{processes} = effective "
-                f"batch {self.effective_batch}, gradient checkpointing "
+                f"batch {self.effective_batch}{rows}, gradient checkpointing "
                 f"{'on' if self.gradient_checkpointing else 'off'}, attention {self.attention}"
                 f"{', Liger kernels' if self.liger else ''}{', compiled layers' if self.compile else ''}")
 
@@ -101,12 +104,16 @@ def bf16_supported() -> bool:
     return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
 
 
-def plan(cfg, compilable: bool = True) -> Plan:
+def plan(cfg, compilable: bool = True, examples_per_row: float = 1.0) -> Plan:
     """Quantisation, precision, micro-batch, accumulation, checkpointing and kernels for this machine.
 
     A profile's compiled layers and flex attention apply only where `compilable`: packed stages on the
-    Hugging Face backend. Compiling pays off on fixed-width rows (stage 2's padded pairs vary in width),
+    Hugging Face backend. Compiling pays off on fixed-width rows (padded pairs vary in width),
     flex attention runs fast only compiled, and unsloth brings its own kernels.
+
+    The configured batch counts examples (chunks, pairs). Where one packed row holds several
+    (`examples_per_row`: stage 2's pairs), the plan counts rows so that an optimiser step still sees about the
+    configured number of pairs, and the run the same number of steps as padded pairs would take.
 
     The effective batch stays as configured, also across the processes of a data-parallel launch (each
     accumulates fewer micro-batches). With `hardware_profile: auto` the profile decides 4-bit or
@@ -117,10 +124,10 @@ def plan(cfg, compilable: bool = True) -> Plan:
 
     on_gpu = torch.cuda.is_available()
     device = gpu_name() or f"CPU ({platform.processor() or platform.machine()})"
-    effective = cfg.per_device_train_batch_size * cfg.gradient_accumulation_steps
+    effective = max(1, round(cfg.per_device_train_batch_size * cfg.gradient_accumulation_steps / examples_per_row))
     forced_precision, four_bit, attention, compiled = None, cfg.load_in_4bit, "sdpa", False
     if cfg.hardware_profile == "off":
-        name, micro = "off", cfg.per_device_train_batch_size
+        name, micro = "off", min(cfg.per_device_train_batch_size, effective)
         checkpointing = on_gpu
     else:
         name = detect() if cfg.hardware_profile == "auto" else cfg.hardware_profile
@@ -128,7 +135,7 @@ def plan(cfg, compilable: bool = True) -> Plan:
         if profile.micro_batch_2048:
             micro = max(1, profile.micro_batch_2048 * 2048 // cfg.max_seq_length)
         else:
-            micro = cfg.per_device_train_batch_size
+            micro = min(cfg.per_device_train_batch_size, effective)
         micro = largest_divisor_at_most(effective, micro)
         checkpointing = profile.gradient_checkpointing and on_gpu
         if on_gpu:
@@ -151,7 +158,7 @@ def plan(cfg, compilable: bool = True) -> Plan:
     processes = world_size()
     accumulation = max(1, effective // (micro * processes))
     return Plan(name, device, precision, micro, accumulation, micro * accumulation * processes, checkpointing,
-                bool(four_bit), attention, liger, compiled, processes)
+                bool(four_bit), attention, liger, compiled, processes, round(examples_per_row, 2))
 
 
 def world_size() -> int:

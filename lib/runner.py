@@ -30,8 +30,8 @@ def check_parameters(parameters: dict) -> None:
     secret_values = {v for k, v in os.environ.items() if SECRET_NAME.search(k) and len(v) >= 8}
     for name, value in parameters.items():
         if SECRET_NAME.search(name) or (isinstance(value, str) and value in secret_values):
-            raise ValueError(f"parameter '{name}': secrets are never notebook parameters; set HF_TOKEN in the "
-                             "environment or Colab Secrets instead")
+            raise ValueError(f"parameter '{name}': secrets are never notebook parameters; set HF_TOKEN (or "
+                             "WANDB_API_KEY) in the environment or Colab Secrets instead")
 
 
 def declared_parameters(name: str) -> dict:
@@ -81,14 +81,63 @@ def execute(name: str, params: dict, out_dir: Path, log_output: bool) -> None:
 
 
 def export_html(notebook: Path) -> Path | None:
-    """A self-contained HTML copy next to the executed notebook (for collaborators without Jupyter)."""
+    """A self-contained HTML copy next to the executed notebook, for collaborators without Jupyter.
+
+    Worth sharing as it is: no script or style from the network (the chat box becomes a static note), the
+    setup cell shows only its output, the parameters cells give way to the table of values in effect that
+    follows them, and wide tables scroll inside the page.
+    """
     if not notebook.exists():
         return None
     import nbformat
     from nbconvert import HTMLExporter
+    from nbconvert.preprocessors import TagRemovePreprocessor
 
-    body, _ = HTMLExporter(embed_images=True).from_notebook_node(nbformat.read(notebook, as_version=4))
-    return storage.write_text(notebook.with_suffix(".html"), body)
+    nb = for_sharing(nbformat.read(notebook, as_version=4))
+    exporter = HTMLExporter(embed_images=True, exclude_anchor_links=True)
+    exporter.register_preprocessor(TagRemovePreprocessor(remove_input_tags={SETUP_TAG}), enabled=True)
+    body, _ = exporter.from_notebook_node(nb)
+    return storage.write_text(notebook.with_suffix(".html"), self_contained(body))
+
+
+SETUP_TAG = "p4-setup"
+BADGE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\(([^)]*)\)")
+WIDGET = "application/vnd.jupyter.widget-view+json"
+WIDGET_NOTE = ("<p style='color:#555'><i>An interactive chat box stands here in Colab or Jupyter; a rendered copy "
+               "cannot run the model. Open the notebook to talk to it.</i></p>")
+SHARING_CSS = """<style>
+.jp-OutputArea-output table, .jp-RenderedHTMLCommon table { display: block; max-width: 100%; overflow-x: auto; }
+.jp-RenderedHTMLCommon td, .jp-RenderedHTMLCommon th { overflow-wrap: anywhere; }
+.jp-OutputArea-output pre { white-space: pre-wrap; overflow-wrap: anywhere; }
+</style>"""
+
+
+def for_sharing(nb):
+    """The notebook as collaborators should read it (the executed file itself is left as it ran)."""
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    hidden = {"parameters", "injected-parameters"}
+    nb.cells = [c for c in nb.cells if not hidden & set(c.get("metadata", {}).get("tags", []))]
+    if code:  # the setup cell: only its few lines of output (project, packages, versions)
+        code[0].metadata.setdefault("tags", []).append(SETUP_TAG)
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":  # the badge image lives on colab.research.google.com: a text link
+            cell.source = BADGE.sub(r"[Open in Colab](\1)", cell.source)
+        for output in cell.get("outputs", []):
+            if WIDGET in output.get("data", {}):
+                output["data"] = {"text/html": WIDGET_NOTE, "text/plain": "(chat box)"}
+    nb.metadata.pop("widgets", None)
+    return nb
+
+
+def self_contained(page: str) -> str:
+    """Drop every script and stylesheet the page would fetch from the network (require.js, MathJax, mermaid,
+    widget managers from CDNs) and what configures them; add the styles that keep wide tables inside the page."""
+    page = re.sub(r"<script[^>]*\bsrc=[\"']https?:[^>]*>\s*</script>", "", page)
+    page = re.sub(r"<link[^>]*\bhref=[\"']https?:[^>]*>", "", page)
+    page = re.sub(r"<script type=\"text/x-mathjax-config\">.*?</script>", "", page, flags=re.S)
+    page = re.sub(r"<script[^>]*>(?:(?!</script>).)*(?:MathJax|requirejs|require\.config|https?://)(?:(?!</script>).)*"
+                  r"</script>", "", page, flags=re.S)  # mermaid's loader imports from a CDN when a diagram shows
+    return page.replace("</head>", SHARING_CSS + "\n</head>", 1)
 
 
 def first_line(text: str) -> str:

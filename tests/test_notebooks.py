@@ -13,6 +13,7 @@ from tests.conftest import ROOT
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 SECRET = "hf_TESTSECRETdoNotLeak0123456789"
+WANDB_SECRET = "wandbTESTSECRETdoNotLeak0123456789abcdef"  # 40 characters, like a real W&B key
 
 
 def test_the_four_notebooks_exist():
@@ -28,7 +29,7 @@ def test_committed_notebooks_are_clean(path):
     assert tagged[0] <= 4, "the parameters cell is near the top"
     assert all(not c["outputs"] and c["execution_count"] is None for c in code), "outputs stripped"
     assert "widgets" not in nb.get("metadata", {})
-    assert "find_project()" in "".join(code[0]["source"]), "the first code cell is the bootstrap"
+    assert "colab.setup(ROOT)" in "".join(code[0]["source"]), "the first code cell is the bootstrap"
     assert nb["cells"][0]["cell_type"] == "markdown"
 
 
@@ -63,7 +64,7 @@ def another_value(key: str, current):
         if typing.get_origin(option) is list:
             return ["q_proj"] if current != ["q_proj"] else ["v_proj"]
         if option is str:
-            return {"run_name": "another-run", "model": "tiny"}.get(key, f"{current}-changed")
+            return {"run_name": "another-run", "model": "tiny", "hub_repo": "someone/study"}.get(key, f"{current}-changed")
     raise AssertionError(f"no other value for {key}")
 
 
@@ -141,10 +142,12 @@ def test_a_failing_notebook_names_itself_and_the_cell(tmp_path, monkeypatch):
 def test_all_four_notebooks_run_in_order_like_make_demo(tmp_path, monkeypatch):
     monkeypatch.setenv("P4_OUTPUTS", str(tmp_path / "outputs"))
     monkeypatch.setenv("HF_TOKEN", SECRET)
+    monkeypatch.setenv("WANDB_API_KEY", WANDB_SECRET)
+    monkeypatch.setenv("WANDB_MODE", "offline")  # no network here: W&B writes into the stage folders
     params = dict(model="tiny", load_in_4bit=False, max_seq_length=128, max_steps=4, eval_steps=2, save_steps=2,
                   logging_steps=1, per_device_train_batch_size=2, gradient_accumulation_steps=1,
-                  processed_dir=str(tmp_path / "processed"), run_name="full", probe_max_new_tokens=24,
-                  bootstrap_samples=200, digidan_samples=2)
+                  processed_dir=str(tmp_path / "processed"), run_name="full", probe_max_new_tokens=32,
+                  authorship_words=20, bootstrap_samples=200, digidan_samples=2, report_to="wandb")
     out = runner.run_notebooks(params)
     for name in runner.NOTEBOOKS:
         assert (out / f"{name}.ipynb").exists() and (out / f"{name}.html").exists()
@@ -168,6 +171,11 @@ def test_all_four_notebooks_run_in_order_like_make_demo(tmp_path, monkeypatch):
     nb = nbformat.read(out / "04_probe_study.ipynb", 4)
     figures = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if "image/png" in o.get("data", {})]
     assert len(figures) == 4, "one figure per claim, inline"
+    assert list((run / "pretraining" / "wandb").glob("offline-run-*/*.wandb")), "W&B logged offline into the run"
     for path in tmp_path.rglob("*"):
-        if path.is_file() and path.suffix in (".ipynb", ".html", ".json", ".jsonl", ".txt"):
-            assert SECRET not in path.read_text(errors="ignore"), f"token leaked into {path}"
+        if path.is_file():
+            data = path.read_bytes()
+            assert SECRET.encode() not in data, f"token leaked into {path}"
+            assert WANDB_SECRET.encode() not in data, f"W&B key leaked into {path}"
+    html = (out / "03_instruct.html").read_text()
+    assert "https://cdn" not in html and "unpkg.com" not in html and "chat box stands here" in html

@@ -101,19 +101,27 @@ def test_drafting_writes_a_probe_set_for_the_corpus_that_the_study_accepts(tiny_
 
 @pytest.fixture(scope="module")
 def study(tiny_run, tmp_path_factory):
-    """The tiny run's study with short answers: the probe set keeps the instructions that can be met in 48 tokens
-    (the loader refuses the others, as it must)."""
+    """The tiny run's study with short answers and a few probes of each kind (the tiny model is plumbing: what
+    matters is that every path runs). The instruction probes kept are those that can be met in 64 tokens, one
+    per kind where one can (the loader refuses the others, as it must)."""
     folder = tmp_path_factory.mktemp("probes")
     for name in probes.PROBE_FILES.values():
         (folder / name).write_text((ROOT / "data/probes" / name).read_text())
-    cap = 48
+    cap = 64
     with pytest.raises(probes.ProbeError, match=r"instructions\.jsonl: line \d+"):
         probes.check_usable(probes.read_probes(folder), folder, cap)
-    kept = [row for row in probes.read_probes(folder)["instructions"] if checkers.feasible(row["check"], cap) is None]
-    storage.write_jsonl(folder / "instructions.jsonl", kept)
+    found = probes.read_probes(folder)
+    kinds = {}
+    for row in found["instructions"]:
+        if checkers.feasible(row["check"], cap) is None:
+            kinds.setdefault(row["check"]["kind"], row)
+    storage.write_jsonl(folder / "instructions.jsonl", list(kinds.values()))
+    for key in ("new_context", "override", "author_answers"):
+        storage.write_jsonl(folder / probes.PROBE_FILES[key], found[key][:4])
+    storage.write_text(folder / "questions.txt", "\n".join(found["questions"][:8]) + "\n")
     with tiny_run.outputs():
         yield study_mod.open_study(tiny_run.cfg.replace(
-            probe_dir=str(folder), probe_max_new_tokens=40, instruction_max_new_tokens=cap, authorship_words=20,
+            probe_dir=str(folder), probe_max_new_tokens=96, instruction_max_new_tokens=cap, authorship_words=40,
             bootstrap_samples=300, judge=True, digidan_samples=2, digidan_items=6, completion_probes=6))
 
 
@@ -127,6 +135,7 @@ def test_arms_share_one_base_and_switch_adapters(study):
     assert arms.losses("base", [text], min_tokens=4)[0][1] == pytest.approx(losses["base"])  # switching back is exact
 
 
+@pytest.mark.slow
 def test_the_four_claims_and_the_report(study):
     results = [module.run(study) for module in (inextricability, steerability, replica, domination)]
     estimates, contrasts = report.tables(study, results)
@@ -141,9 +150,11 @@ def test_the_four_claims_and_the_report(study):
         chosen = estimates[(estimates.claim == claim) & (estimates.measure == measure)]
         assert len(chosen), (claim, measure)
         assert set(chosen.arm) & arms
-        ok = chosen.dropna(subset=["mean"])
+        ok = chosen.dropna(subset=["mean", "ci_low", "ci_high"])
         assert (ok.ci_low <= ok["mean"] + 1e-9).all() and (ok["mean"] <= ok.ci_high + 1e-9).all()
         assert (ok.ci_high > ok.ci_low).all(), "no interval is zero-width"
+        none = chosen[chosen.ci_low.isna() & chosen["mean"].notna()]
+        assert none.method.str.contains("no interval|no spread|too few").all(), "a missing interval says why"
     loss = contrasts[contrasts.contrast == "loss on held-out author text: stage 1 - base"]
     assert len(loss) == 1 and loss.iloc[0]["unit"].endswith("resampled by document")
     assert study.check.mode == authorship.BASE_DISTANCE, "no generic corpus in the tiny run"

@@ -124,33 +124,7 @@ def test_a_finished_stage_is_never_overwritten_silently(cfg):
     assert json.loads((again.folder / "manifest.json").read_text())["steps"] == 2
 
 
-# --- labels -----------------------------------------------------------------------------------------
-
-def test_only_answer_tokens_and_the_closing_eot_carry_labels(cfg):
-    cfg = cfg.replace(max_seq_length=1024)
-    setup = training.setup_stage(cfg.replace(max_steps=1, init_from="base"), "instruction", progress=False)
-    tok = setup.tokenizer
-    rows = processed.load_split(cfg, "instruction")[0]
-    eot = tok.convert_tokens_to_ids("<|eot_id|>")
-    dataset = setup.trainer.train_dataset
-    assert len(dataset) == len(rows)
-    by_ids = {tuple(ex["input_ids"]): ex["labels"] for ex in dataset}
-    checked = 0
-    for row in rows:
-        prompt_ids = tok.apply_chat_template(row["prompt"], add_generation_prompt=True, tokenize=True,
-                                             date_string=cfg.chat_date, return_dict=False)
-        full_ids = tok.apply_chat_template(row["prompt"] + row["completion"], tokenize=True,
-                                           date_string=cfg.chat_date, return_dict=False)
-        labels = by_ids.get(tuple(full_ids[: cfg.max_seq_length]))
-        assert labels is not None, "the trainer tokenised the row as the chat template does"
-        n = len(prompt_ids)
-        assert all(label == -100 for label in labels[:n]), "no prompt token carries a label"
-        assert labels[n:] == full_ids[n:len(labels)], "every answer token carries its label"
-        if len(full_ids) <= cfg.max_seq_length:
-            assert labels[-1] == eot, "the closing <|eot_id|> carries a label"
-            checked += 1
-    assert checked == len(rows)
-
+# --- labels (stage 2's masking, packed and padded: tests/test_stage2_packing.py) ----------------------------
 
 def test_the_tuned_tiny_model_learns_to_stop_at_eot(cfg, tmp_path):
     folder = tmp_path / "short"

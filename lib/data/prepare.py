@@ -13,7 +13,7 @@ import shutil
 from collections import defaultdict
 from pathlib import Path
 
-from .. import storage
+from .. import install, storage
 from . import chunking, cleaning, corpus, pairs
 from .corpus import Document
 from .processed import DOCUMENTS, FILES, MANIFEST
@@ -109,6 +109,7 @@ def write_processed(out_dir: Path, cfg, *, chunks: list[dict] | None, pair_rows:
             "counts": counts,
             "files": files,
             "config": cfg.as_dict(),
+            "versions": install.versions(),
             **(extra or {}),
         }
         storage.write_json(staging / MANIFEST, manifest)

@@ -46,7 +46,7 @@ def style_measures(study: Study, answers: dict[str, list[str]]) -> list[Measure]
 def support_measure(study: Study, answers: dict[str, list[str]], passages: list[list[str]]) -> Measure:
     measure = Measure(CLAIM, "support by the author's passages", "question", MEAN,
                       "higher = more of the answer is in her words; compare with the base model's floor",
-                      "shared 3-grams, not shared claims: a paraphrase of her view scores low")
+                      "shared 3-grams, not shared claims: a paraphrase of her view scores low", bounds=(0.0, 1.0))
     for arm, texts in answers.items():
         if arm != "retrieval":  # retrieval quotes the passages: 1 by construction
             measure.values[arm] = [authority.support(a, p) for a, p in zip(texts, passages)]
@@ -58,7 +58,7 @@ def judge_measure(study: Study, questions: list[str]) -> Measure:
     both, 0.5 = split (position bias), 0 = her passage in both; an unreadable verdict is excluded."""
     measure = Measure(CLAIM, "judged more authoritative than the author's passage", "question", MEAN,
                       "0.5 = no preference; > 0.5 = the arm sounds surer than she does",
-                      "one model's impression, not a reader's")
+                      "one model's impression, not a reader's", bounds=(0.0, 1.0))
     quotes = study.plain_answers("retrieval")
     for arm in [a for a in study.model_arms if a != "base"]:
         answers = study.plain_answers(arm)

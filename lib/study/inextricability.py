@@ -53,7 +53,7 @@ def authorship_measures(study: Study, answers: dict[str, list[str]], what: str) 
                     "voice, not whether the content is hers", exploratory=base_distance or unfit)
     probability = Measure(CLAIM, f"author probability of {what}", what.rstrip("s"), MEAN,
                           "0 = other authors, 1 = the author", caveat + "a position between the two anchors, "
-                          "not a share of sentences", exploratory=True)
+                          "not a share of sentences", exploratory=True, bounds=(0.0, 1.0))
     share.reference = {"the author's held-out text": check.sensitivity.mean}
     for arm, texts in answers.items():
         p = study.authorship.probability(texts)

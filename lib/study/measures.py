@@ -42,6 +42,7 @@ class Measure:
     exploratory: bool = False                  # never a headline (not validated, or descriptive only)
     note: str = ""
     verdicts: dict[str, str] = field(default_factory=dict)             # arm -> a reading in words (DigiDan)
+    bounds: tuple[float, float] | None = None  # the range a value can take (a probability: 0 to 1)
 
     def n_units(self) -> int:
         return max((len(v) for v in self.values.values()), default=0)
@@ -56,7 +57,7 @@ def estimate(measure: Measure, values: list, resamples: int, seed: int) -> stats
         return stats.clustered_mean(list(groups.values()), resamples=resamples, seed=seed)
     if measure.kind == PROPORTION:
         return stats.proportion(values)
-    return stats.mean(values, resamples=resamples, seed=seed)
+    return stats.mean(values, resamples=resamples, seed=seed, bounds=measure.bounds)
 
 
 def arm_rows(measure: Measure, resamples: int, seed: int) -> list[dict]:
@@ -83,7 +84,7 @@ def contrast_rows(measure: Measure, resamples: int, seed: int,
     if not pairs:
         return []
     found = stats.paired(measure.values, pairs, binary=measure.kind == PROPORTION, resamples=resamples, seed=seed,
-                         clusters=measure.clusters)
+                         clustered=measure.clusters, bounds=measure.bounds)
     return [{"claim": measure.claim, "contrast": contrast_name(measure, a, b), "measure": measure.name,
              "arm": label(a), "against": label(b), **found[(a, b)].as_dict(), "unit": measure.unit,
              "direction": measure.direction, "exploratory": measure.exploratory}

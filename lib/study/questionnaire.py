@@ -1,105 +1,188 @@
-"""A blinded questionnaire for collaborators, and the scoring of what they send back.
+"""A blinded questionnaire for people, in the DigiDan form, and the scoring of what they send back.
 
-Each item shows a question and five answers in a random order: one written by the author, the others by
-a tuned model (the DigiDan protocol). The page is one self-contained HTML file that works offline: the
-respondent picks an answer per item and downloads their choices as JSON. The key (which letter is the
-author's) is written to a separate file that the researcher keeps.
+Each item shows a question and its options (the author's real answer and the machine answers from
+`digidan.build_items`) in an order seeded per item. The page (`questionnaire_page.html` filled in) is one
+self-contained HTML file: no network, readable on a phone, answers kept on the device until the respondent
+downloads them as JSON. It carries the questionnaire's id, asks which group the respondent belongs to, gives
+each respondent a random id (so anonymous people stay distinct and a second download replaces the first),
+and names unanswered questions before the download. The key (which letter is the author's) is a separate
+file for the researcher: `questionnaire_key.json`, and a copy named by the id that is never overwritten, so
+a key of a page already sent is never lost. Scoring refuses answers to another questionnaire, and reads the
+hit rate with respondents and items both random (`stats.crossed`), two-sided against chance.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import html
 import json
 import random
 import string
 from pathlib import Path
 
-from .. import storage
-from . import stats
+from .. import display, storage
+from . import digidan, stats
 
-PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>
-<style>body{{font-family:Georgia,serif;max-width:46em;margin:2em auto;line-height:1.5;padding:0 1em}}
-.item{{border-top:1px solid #ccc;padding:1em 0}} label{{display:block;margin:.6em 0;padding:.5em;
-border:1px solid #ddd;border-radius:4px}} input[type=radio]{{margin-right:.6em}} button{{font-size:1em;
-padding:.5em 1em}}</style></head><body>
-<h1>{title}</h1>
-<p>Each question below was answered five times. <b>One</b> answer was written by the author; the others
-were not. For each question, choose the answer you think the author wrote. There are {n} questions.</p>
-<p><label style="border:none">Your name or initials: <input id="respondent" type="text"></label></p>
-{items}
-<p><button onclick="save()">Download my answers</button> and send the file back.</p>
-<script>
-function save() {{
-  var answers = {{}};
-  document.querySelectorAll('input[type=radio]:checked').forEach(function (r) {{ answers[r.name] = r.value; }});
-  var data = {{respondent: document.getElementById('respondent').value, answers: answers}};
-  var blob = new Blob([JSON.stringify(data, null, 1)], {{type: 'application/json'}});
-  var a = document.createElement('a');
-  a.href = URL.createObjectURL(blob);
-  a.download = 'answers-' + (data.respondent || 'anonymous') + '.json';
-  a.click();
-}}
-</script></body></html>"""
+PAGE = string.Template((Path(__file__).with_name("questionnaire_page.html")).read_text(encoding="utf-8"))
+GROUPS = {"knows-author": "I know the author's work well",
+          "field": "I work in the author's field, but do not know the author's work well",
+          "other": "Other"}
+TITLE = "Which answer did the author write?"
 
 
-def build(items: list[dict], seed: int, title: str = "Which answer did the author write?") -> tuple[str, dict]:
-    """(HTML page, key). `items`: {"id", "question", "real", "machine": [answers]}; order is seeded."""
-    rng = random.Random(seed)
+def questionnaire_id(items: list[dict], seed: int, arm: str, run: str) -> str:
+    """The run's id and a digest of what the page shows: the same questionnaire always gets the same id, a
+    changed one (other items, seed or arm) another, so answers are matched to the key they were made against."""
+    digest = hashlib.sha256(json.dumps([items, seed, arm], sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    return f"{run}-{digest[:8]}"
+
+
+def item_order(item: dict, seed: int) -> list[tuple[str, str]]:
+    """(source, text) options in an order seeded by the questionnaire's seed and the item's id alone, so the
+    real answer's place is random per item and does not move when other items are added or removed."""
+    options = [("author", item["real"])] + [(f"machine-{i}", text) for i, text in enumerate(item["machine"])]
+    random.Random(f"{seed}:{item['id']}").shuffle(options)
+    return options
+
+
+def build(items: list[dict], seed: int, run_id: str, title: str = TITLE, arm: str = "") -> tuple[str, dict]:
+    """(the page, the key). `items`: {"id", "question", "real", "machine": [...], optional "source"};
+    `run_id`: the questionnaire's id as page and key carry it (`save` makes it from the run's)."""
+    if not items:
+        raise ValueError("questionnaire: no items to show (did every DigiDan item get dropped?)")
     blocks, key = [], {}
     for number, item in enumerate(items, 1):
-        options = [("author", item["real"])] + [(f"machine-{i}", a) for i, a in enumerate(item["machine"])]
-        rng.shuffle(options)
+        options = item_order(item, seed)
         letters = string.ascii_uppercase[: len(options)]
-        key[item["id"]] = {"author": letters[[o for o, _ in options].index("author")],
-                           "options": {letter: source for letter, (source, _) in zip(letters, options)}}
-        choices = "".join(
-            f'<label><input type="radio" name="{html.escape(item["id"])}" value="{letter}">'
-            f"<b>{letter}.</b> {html.escape(text)}</label>" for letter, (_, text) in zip(letters, options))
-        blocks.append(f'<div class="item"><h3>{number}. {html.escape(item["question"])}</h3>{choices}</div>')
-    return PAGE.format(title=html.escape(title), n=len(items), items="".join(blocks)), key
+        key[item["id"]] = {"author": letters[[source for source, _ in options].index("author")],
+                           "options": {letter: source for letter, (source, _) in zip(letters, options)},
+                           "source": item.get("source", "written")}
+        name = html.escape(item["id"], quote=True)
+        choices = "".join(f'<label class="option"><input type="radio" name="{name}" value="{letter}">'
+                          f'<span class="letter">{letter}.</span> {html.escape(text)}</label>\n'
+                          for letter, (_, text) in zip(letters, options))
+        blocks.append(f'<div class="item" id="item-{number}"><h2>{number}. {html.escape(item["question"])}</h2>\n'
+                      f"{choices}</div>")
+    groups = "".join(f'<label class="option"><input type="radio" name="group" value="{value}">{html.escape(text)}'
+                     "</label>\n" for value, text in GROUPS.items())
+    config = json.dumps({"questionnaire": run_id, "items": [item["id"] for item in items]}).replace("</", "<\\/")
+    page = PAGE.substitute(title=html.escape(title), options=len(items[0]["machine"]) + 1, count=len(items),
+                           groups=groups, items="\n".join(blocks), questionnaire=html.escape(run_id), config=config)
+    chance = sum(1 / len(v["options"]) for v in key.values()) / len(key)
+    return page, {"questionnaire": run_id, "arm": arm, "seed": seed, "chance": chance, "groups": GROUPS,
+                  "items": key}
 
 
-def save(folder: Path, items: list[dict], seed: int, arm: str) -> tuple[Path, Path]:
-    """questionnaire.html (to send) and questionnaire_key.json (to keep) in `folder`."""
-    page, key = build(items, seed)
-    html_path = storage.write_text(folder / "questionnaire.html", page)
-    key_path = storage.write_json(folder / "questionnaire_key.json",
-                                  {"arm": arm, "seed": seed, "chance": 1 / (len(items[0]["machine"]) + 1),
-                                   "items": key})
-    return html_path, key_path
+def save(folder: Path, items: list[dict], seed: int, arm: str, run_id: str | None = None,
+         title: str = TITLE) -> tuple[Path, Path]:
+    """questionnaire.html (to send) and questionnaire_key.json (to keep) in `folder`, written atomically, and
+    the key again as questionnaire_key-<id>.json: a later questionnaire replaces the first two, never that.
+    The id is the run's (`run_id`, else the run folder's name) and a digest of the questionnaire's content."""
+    folder = Path(folder)
+    run_id = questionnaire_id(items, seed, arm, run_id or folder.parent.name or "run")
+    page, key = build(items, seed, run_id, title, arm)
+    kept = folder / f"questionnaire_key-{run_id}.json"
+    if kept.exists() and storage.read_json(kept)["items"] != key["items"]:
+        raise ValueError(f"{kept}: a different key already has the id {run_id}; choose another run_id")
+    storage.write_json(kept, key)
+    return storage.write_text(folder / "questionnaire.html", page), storage.write_json(
+        folder / "questionnaire_key.json", key)
 
 
 def read_responses(path: Path) -> list[dict]:
-    """A downloaded JSON answer file (one respondent or a list), or a CSV of respondent,item,choice."""
+    """The answers in a file sent back: the page's JSON download (one respondent, or a list), or a CSV with
+    columns questionnaire, respondent, item, choice (and optionally group, respondent_id), one row per answer,
+    for answers typed in from paper. Each response notes the file it came from."""
     path = Path(path)
-    if path.suffix.lower() == ".csv":
-        by_person: dict[str, dict] = {}
-        for row in csv.DictReader(path.read_text(encoding="utf-8").splitlines()):
-            by_person.setdefault(row["respondent"], {})[row["item"]] = row["choice"].strip().upper()
-        return [{"respondent": r, "answers": a} for r, a in by_person.items()]
-    data = json.loads(path.read_text(encoding="utf-8"))
-    return data if isinstance(data, list) else [data]
+    try:
+        if path.suffix.lower() == ".csv":
+            rows = list(csv.DictReader(path.read_text(encoding="utf-8").splitlines()))
+            missing = {"questionnaire", "respondent", "item", "choice"} - set(rows[0] if rows else ())
+            if missing:
+                raise ValueError(f"lacks the column(s) {', '.join(sorted(missing))}")
+            people: dict[str, dict] = {}
+            for row in rows:
+                person = people.setdefault(row["respondent"], {
+                    "questionnaire": row["questionnaire"], "respondent": row["respondent"], "answers": {},
+                    "respondent_id": row.get("respondent_id") or "", "group": row.get("group") or ""})
+                person["answers"][row["item"]] = row["choice"].strip().upper()
+            responses = list(people.values())
+        else:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            responses = data if isinstance(data, list) else [data]
+            if not all(isinstance(r, dict) and isinstance(r.get("answers"), dict) for r in responses):
+                raise ValueError("is not an answer file from the questionnaire page (no answers)")
+    except (ValueError, KeyError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: {exc}; expected the page's JSON download or a CSV with columns "
+                         "questionnaire, respondent, item, choice") from None
+    return [dict(r, file=path.name) for r in responses]
+
+
+def _distinct(responses: list[dict]) -> tuple[list[tuple[str, dict]], int]:
+    """One response per respondent, labelled. The page's random id tells people apart (two anonymous
+    respondents stay two); the same id twice is one person who downloaded again: the later download counts."""
+    latest: dict[str, dict] = {}
+    for number, response in enumerate(responses):
+        who = response.get("respondent_id") or response.get("respondent") or f"{response.get('file', '')}#{number}"
+        if who not in latest or str(response.get("saved", "")) >= str(latest[who].get("saved", "")):
+            latest[who] = response
+    labelled, used = [], set()
+    for who, response in latest.items():
+        name = (response.get("respondent") or "").strip()
+        tries = ([name] if name else []) + [f"{name or 'anonymous'} ({str(who)[:6]})", f"{name or 'anonymous'} ({who})"]
+        label = next(t for t in tries if t not in used)
+        used.add(label)
+        labelled.append((label, response))
+    return labelled, len(responses) - len(latest)
 
 
 def score(key: dict, responses: list[dict], seed: int = 0) -> dict:
-    """How often people picked the author's real answer: per respondent, per item and overall (95% CI)."""
-    items = key["items"]
-    hits, per_person, per_item = [], {}, {i: [] for i in items}
+    """How often people picked the author's real answer: overall (respondents and items both random), per
+    respondent group, per respondent and per item, against chance, read two-sided; with the counts of
+    unanswered questions, invalid choices and repeated downloads. Answers to another questionnaire are
+    refused. (`seed` is unused: the intervals are analytic; kept for callers.)"""
+    expected, items = key.get("questionnaire"), key["items"]
     for response in responses:
-        name = response.get("respondent") or "anonymous"
-        mine = []
-        for item, choice in response["answers"].items():
-            if item not in items:
-                raise ValueError(f"response of {name}: unknown item {item!r}")
-            hit = float(str(choice).upper() == items[item]["author"])
-            mine.append(hit)
-            per_item[item].append(hit)
-        per_person[name] = sum(mine) / len(mine) if mine else float("nan")
-        hits += mine
-    overall = stats.bootstrap_mean(hits, seed=seed)
-    return {"overall": overall.as_dict(), "chance": key["chance"], "respondents": per_person,
-            "items": {i: (sum(v) / len(v) if v else None) for i, v in per_item.items()}, "answers": len(hits)}
+        theirs, where = response.get("questionnaire"), response.get("file", "a response")
+        if not theirs:
+            raise ValueError(f"{where}: carries no questionnaire id (the page writes one; a CSV needs a "
+                             f"questionnaire column with {expected!r})")
+        if theirs != expected:
+            raise ValueError(f"{where}: answers to questionnaire {theirs!r}, but this key is for {expected!r}: "
+                             f"score them with questionnaire_key-{theirs}.json")
+    people, repeated = _distinct(responses)
+    triples, groups, per_person, details, unanswered, invalid = [], {}, {}, {}, 0, 0
+    for label, response in people:
+        unknown = sorted(set(response["answers"]) - set(items))
+        if unknown:
+            raise ValueError(f"{response.get('file', 'a response')}: respondent {label} answered unknown item "
+                             f"{unknown[0]!r}; is this the right key?")
+        group = response.get("group") if response.get("group") in GROUPS else "not given"
+        hits = {}
+        for item, entry in items.items():
+            choice = str(response["answers"].get(item) or "").strip().upper()
+            if choice:
+                hits[item] = float(choice == entry["author"])
+                invalid += choice not in entry["options"]
+        unanswered += len(items) - len(hits)
+        triples += [(label, item, hit) for item, hit in hits.items()]
+        groups.setdefault(group, []).extend((label, item, hit) for item, hit in hits.items())
+        per_person[label] = sum(hits.values()) / len(hits) if hits else None
+        details[label] = {"group": group, "answered": len(hits), "unanswered": len(items) - len(hits),
+                          "hits": int(sum(hits.values())), "file": response.get("file")}
+    overall = stats.crossed(triples)
+    item_rows = {item: stats.proportion([h for _, i, h in triples if i == item]) for item in items}
+    return {"questionnaire": expected, "overall": overall.as_dict(), "chance": key["chance"],
+            "verdict": digidan.verdict(overall, key["chance"]), "respondents": per_person,
+            "respondent_details": details,
+            "groups": {g: {**stats.crossed(t).as_dict(), "respondents": len({p for p, _, _ in t})}
+                       for g, t in sorted(groups.items())},
+            "items": {item: (e.mean if e.n else None) for item, e in item_rows.items()},
+            "item_details": {item: {**e.as_dict(), "source": items[item].get("source")}
+                             for item, e in item_rows.items()},
+            "answers": len(triples), "unanswered": unanswered, "invalid_choices": invalid,
+            "respondents_count": len(people), "repeated_downloads": repeated}
 
 
 def score_path(key_path: Path, responses: str | Path, seed: int = 0) -> dict:
@@ -109,3 +192,23 @@ def score_path(key_path: Path, responses: str | Path, seed: int = 0) -> dict:
     if not files:
         raise FileNotFoundError(f"{responses}: no answer files (.json or .csv)")
     return score(storage.read_json(key_path), [r for f in files for r in read_responses(f)], seed)
+
+
+def summary_html(scores: dict) -> str:
+    """The scores for a notebook or report: the overall reading, then per group, per item, per respondent."""
+    overall = scores["overall"]
+    head = (f"<p><b>People picked the author's answer {overall['mean']:.0%} of the time</b> "
+            f"(95% interval {overall['ci_low']:.0%} to {overall['ci_high']:.0%}; chance {scores['chance']:.0%}): "
+            f"{html.escape(scores['verdict'])}. {scores['respondents_count']} respondents, {scores['answers']} "
+            f"answers, {scores['unanswered']} questions left unanswered, {scores['repeated_downloads']} repeated "
+            f"downloads replaced. {html.escape(overall['method'])}.</p>")
+    percent = lambda v: "" if v is None or v != v else f"{v:.0%}"  # noqa: E731
+    groups = [{"group": g, "respondents": e["respondents"], "answers": e["n"], "picked": percent(e["mean"]),
+               "95% interval": f"{percent(e['ci_low'])} to {percent(e['ci_high'])}"} for g, e in scores["groups"].items()]
+    items = [{"item": i, "source": e["source"], "answers": e["n"], "picked": percent(e["mean"]),
+              "95% interval": f"{percent(e['ci_low'])} to {percent(e['ci_high'])}"}
+             for i, e in scores["item_details"].items()]
+    people = [{"respondent": who, "group": d["group"], "answered": d["answered"], "unanswered": d["unanswered"],
+               "picked": percent(scores["respondents"][who])} for who, d in scores["respondent_details"].items()]
+    return head + "".join(display.html_table(rows, title=title) for title, rows in (
+        ("Per respondent group", groups), ("Per item", items), ("Per respondent", people)))

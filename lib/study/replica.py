@@ -55,7 +55,7 @@ def completions(study: Study) -> tuple[list[Measure], list[dict]]:
     rouge = Measure(CLAIM, "continuation ROUGE-L", "held-out opening", MEAN,
                     "higher = closer in words to what she wrote next",
                     "word overlap with one true continuation; many good continuations share few words with it",
-                    exploratory=True)
+                    exploratory=True, bounds=(0.0, 1.0))
     copied = Measure(CLAIM, "continuations copying her training text", "held-out opening", PROPORTION,
                      f"higher = reproduces {COPY_WORDS}+ words of her training text verbatim (memorisation)",
                      "verbatim runs only: a close paraphrase of a training passage is not counted")

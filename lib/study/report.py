@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .. import display, storage
+from .. import display, install, storage
 from . import measures as measures_mod
 from . import probes as probes_mod
 from . import stats
@@ -110,7 +110,7 @@ def provenance(study) -> dict:
     keys = ["model", "run_name", "corpus", "generic_corpus", "probe_dir", "authorship_words", "probe_max_new_tokens",
             "instruction_max_new_tokens", "digidan_samples", "bootstrap_samples", "seed"]
     return {"date": datetime.datetime.now().isoformat(timespec="seconds"), "git": git_commit(), "data hash": data,
-            "arms": study.model_arms, **{k: getattr(cfg, k) for k in keys}}
+            "arms": study.model_arms, **{k: getattr(cfg, k) for k in keys}, "versions": install.versions()}
 
 
 def checklist(estimates: pd.DataFrame, contrasts: pd.DataFrame) -> list[dict]:

@@ -78,7 +78,7 @@ def override(study: Study) -> Measure:
     measure = Measure(CLAIM, "moves away from the author when told to", "override probe", MEAN,
                       "> 0 = the instruction moved the voice away from hers",
                       "P(author) without the instruction minus with it, each on the same number of words",
-                      exploratory=not study.check.fit)
+                      exploratory=not study.check.fit, bounds=(-1.0, 1.0))
     for arm in study.model_arms:
         ids = [p["id"] for p in probes]
         plain = study.ask(arm, [p["question"] for p in probes], "override_plain", ids)

@@ -155,8 +155,9 @@ def fit_authorship(study: Study) -> None:
     cfg = study.cfg
     base = []
     if (cfg.generic_from_base or not study.generic) and "base" in study.model_arms:
-        questions = [p["question"] for p in study.probes["instructions"]]
-        base = study.ask("base", questions, "generic_base", [p["id"] for p in study.probes["instructions"]])
+        # questions the measure never scores the base model's answers to: the instruction and new-context ones
+        asked = study.probes["instructions"] + study.probes["new_context"]
+        base = study.ask("base", [p["question"] for p in asked], "generic_base", [p["id"] for p in asked])
     measure = authorship_mod.AuthorshipMeasure(words=cfg.authorship_words, seed=cfg.seed)
     study.authorship = measure.fit(study.author_train, study.generic, base)
     study.check = measure.check([t for texts in study.author_held_out.values() for t in texts])

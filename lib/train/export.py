@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import models, storage
+from . import publish
 
 
 def merged_dtype():
@@ -48,11 +49,14 @@ def export_gguf(cfg, adapter: Path, out: Path, quantization: str = "q4_k_m") -> 
     return out
 
 
-def export_stage(cfg, folder: Path) -> dict[str, str]:
-    """What the configuration asks for, beside the adapter already in `folder/adapter`."""
+def export_stage(cfg, folder: Path, hub_api=None) -> dict[str, str]:
+    """What the configuration asks for, beside the adapter already in `folder/adapter`; with `hub_repo`, the
+    adapter and merged model are also pushed to that private repository (`hub_api`: the client, for tests)."""
     done = {"adapter": str(folder / "adapter")}
     if cfg.export_merged:
         done["merged"] = str(export_merged(cfg, folder / "adapter", folder / "merged"))
     if cfg.export_gguf:
         done["gguf"] = str(export_gguf(cfg, folder / "adapter", folder / "gguf"))
+    if cfg.hub_repo:
+        done.update(publish.push_stage(cfg, folder, done, hub_api))
     return done

@@ -6,13 +6,9 @@ plan, the LoRA shape, the data hash, package versions, the git commit, the machi
 
 from __future__ import annotations
 
-import importlib.metadata
 import subprocess
 
-from .. import storage
-
-PACKAGES = ["torch", "transformers", "trl", "peft", "accelerate", "bitsandbytes", "datasets", "unsloth",
-            "unsloth_zoo", "tokenizers"]
+from .. import install, storage
 
 
 def final_losses(history: list[dict]) -> dict:
@@ -23,13 +19,8 @@ def final_losses(history: list[dict]) -> dict:
 
 
 def package_versions() -> dict:
-    out = {}
-    for name in PACKAGES:
-        try:
-            out[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            continue
-    return out
+    """The versions the setup line printed (`lib.install.versions`), Python included."""
+    return install.versions()
 
 
 def git_commit() -> dict:

@@ -17,8 +17,8 @@ from collections.abc import Iterator
 
 class _PackingIsSafe(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        text = record.getMessage()
-        return not ("Flash Attention variant" in text and ("Packing" in text or "Padding-free" in text))
+        text = record.getMessage().lower()  # TRL 1.x and TRL 0.29 (Colab's) word it differently
+        return not ("flash attention variant" in text and ("packing" in text or "padding-free" in text))
 
 
 @contextlib.contextmanager
@@ -32,6 +32,7 @@ def known_noise_silenced() -> Iterator[None]:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=r".*deprecated and will be removed in v6.*",
                                     category=FutureWarning)
+            warnings.filterwarnings("ignore", message=r"(?is).*(packing|padding-free).*flash attention variant")
             yield
     finally:
         bnb.setLevel(level)

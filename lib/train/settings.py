@@ -8,8 +8,23 @@ from ..hardware import Plan
 
 
 def packs(cfg, stage: str) -> bool:
-    """Stage 1 packs chunks into full rows (unless `packing: false`); stage 2 pads each batch of pairs."""
-    return stage == "pretraining" and cfg.packing
+    """Both stages pack their examples (chunks, pairs) into full rows, padding-free, unless `packing: false`
+    (then stage 1 is cut into chunks as before and stage 2 pads each batch of pairs)."""
+    return cfg.packing
+
+
+def examples_per_row(cfg, stage: str, rows: list[dict]) -> float:
+    """Pairs per packed row of stage 2 (1.0 when nothing is packed several to a row), measured in the model's
+    tokens as the trainer will see them: the plan turns the configured batch of pairs into rows with it."""
+    if stage != "instruction" or not packs(cfg, stage):
+        return 1.0
+    from ..models import load_tokenizer
+    from .packing import examples_per_row as per_row
+
+    tokenizer = load_tokenizer(cfg)
+    lengths = [len(tokenizer.apply_chat_template(r["prompt"] + r["completion"], tokenize=True, return_dict=False,
+                                                 date_string=cfg.chat_date)) for r in rows]
+    return per_row(lengths, cfg.max_seq_length)
 
 
 def sft_config(cfg, stage: str, output_dir: Path, plan: Plan, has_eval: bool, backend: str, resuming: bool):
@@ -28,7 +43,7 @@ def sft_config(cfg, stage: str, output_dir: Path, plan: Plan, has_eval: bool, ba
         warmup_steps=cfg.warmup_ratio,  # transformers 5: a float under 1 is a ratio of all steps
         lr_scheduler_type=cfg.lr_scheduler_type,
         seed=cfg.seed,
-        packing=packs(cfg, stage),  # BFD, padding-free: chunks never attend to each other
+        packing=packs(cfg, stage),  # BFD, padding-free: chunks and pairs never attend to each other
         bf16=plan.precision == "bf16",
         fp16=plan.precision == "fp16",
         use_cpu=not torch.cuda.is_available(),
@@ -41,7 +56,7 @@ def sft_config(cfg, stage: str, output_dir: Path, plan: Plan, has_eval: bool, ba
         eval_on_start=has_eval and not resuming,
         save_strategy="steps",
         save_steps=cfg.save_steps,
-        report_to="none",
+        report_to=cfg.report_to,  # the environment it needs comes from tracking.environ
         disable_tqdm=True,
         ddp_find_unused_parameters=False,
     )

@@ -4,8 +4,9 @@
   embeddings, SwiGLU, LoRA dropout and additions into fewer kernels, and lets flex attention skip the
   blocks where packed chunks would see each other. The layers share one compiled graph.
 
-Compiling needs fixed shapes: stage 1's packed rows are padded to `max_seq_length` when compiled (a
-new width per batch recompiles: 750 instead of 16,000 tokens/s at 512). Stage 2's padded pairs run eagerly.
+Compiling needs fixed shapes: packed rows (stage 1's chunks, stage 2's pairs) are padded to `max_seq_length`
+when compiled, and a short last batch gets empty rows (a new width per batch recompiles: 750 instead of 16,000
+tokens/s at 512). Padded pairs (`packing: false`) run eagerly.
 
 Tried and dropped: one dropout mask shared by q/k/v and by gate/up (no faster eagerly, slower compiled);
 skipping PEFT's cast of 16-bit inputs to fp32 adapters under autocast (no measurable change).

@@ -2,8 +2,9 @@
 
 Stage 1 ("pretraining") trains LoRA adapters by next-token loss on the author's chunks, packed without
 letting one chunk attend to another. Stage 2 ("instruction") continues the stage-1 adapter on the
-question-answer pairs with loss on the answers only; with `init_from: base` it starts from the base model
-instead and is saved as the "sft_only" arm. Each stage is a folder of the run (see `folders`):
+question-answer pairs, packed the same way, with loss on the answers only; with `init_from: base` it starts
+from the base model instead and is saved as the "sft_only" arm. Each stage is a folder of the run (see
+`folders`):
 
     checkpoints/   every `save_steps` (on Drive on Colab; `resume: auto` continues from the newest)
     adapter/       the final LoRA adapter and tokenizer
@@ -22,7 +23,7 @@ from pathlib import Path
 
 from .. import hardware, models, plots, storage
 from ..data import processed
-from . import callbacks, folders, lora, manifest, quiet, settings, speedups
+from . import callbacks, folders, lora, manifest, quiet, settings, speedups, tracking
 from .folders import TITLES, StageError  # noqa: F401  (StageError: what callers catch)
 from .trainer import make_trainer
 
@@ -122,10 +123,11 @@ def setup_stage(cfg, stage: str, extra_callbacks: list | None = None, progress: 
     folder = storage.stage_dir(cfg.run_name, name, overwrite=cfg.overwrite and is_main_process(),
                                resume=checkpoint is not None or not is_main_process())
     backend = models.choose_backend(cfg)
-    plan = hardware.plan(cfg, compilable=settings.packs(cfg, stage) and backend == "hf")
+    plan = hardware.plan(cfg, compilable=settings.packs(cfg, stage) and backend == "hf",
+                         examples_per_row=settings.examples_per_row(cfg, stage, train_rows))
     if is_main_process():
         print(plan.describe())
-    with quiet.known_noise_silenced():
+    with quiet.known_noise_silenced(), storage.scoped_environ(tracking.environ(cfg, folder, name)):
         loaded = models.load_model(cfg, hardware.torch_dtype(plan.precision), backend, plan.load_in_4bit,
                                    plan.attention)
         model = lora.add_lora(loaded, cfg, plan.gradient_checkpointing, init_adapter, lean=cfg.lean_lora)
@@ -163,7 +165,8 @@ def run(setup: StageSetup) -> StageResult:
     hardware.reset_peak_memory()
     started = time.time()
     try:
-        with quiet.known_noise_silenced(), speedups.eager_fallback(setup.plan.compile):
+        with quiet.known_noise_silenced(), speedups.eager_fallback(setup.plan.compile), \
+                storage.scoped_environ(tracking.environ(cfg, setup.folder, setup.name)):
             trainer.train(resume_from_checkpoint=str(setup.checkpoint) if setup.checkpoint else None)
     finally:
         speedups.after_training(trainer.model)
@@ -172,6 +175,8 @@ def run(setup: StageSetup) -> StageResult:
     tokens = trainer.total_tokens()
     resources = hardware.resources(seconds - trainer.eval_seconds, tokens)
     resources["evaluation_seconds"] = round(trainer.eval_seconds, 1)
+    resources["first_step_seconds"] = trainer.first_step_seconds
+    resources["steady_tokens_per_second"] = trainer.steady_tokens_per_second(seconds - trainer.eval_seconds)
     adapter = setup.folder / "adapter"
     if is_main_process():
         trainer.model.save_pretrained(str(adapter))
@@ -190,6 +195,8 @@ def run(setup: StageSetup) -> StageResult:
             "versions": manifest.package_versions(), "git": manifest.git_commit(),
             "machine": hardware.describe_machine(),
         })
+    if is_main_process() and (where := tracking.describe(cfg, setup.folder)):
+        print(where)
     trainer.accelerator.wait_for_everyone()
     return StageResult(setup.stage, setup.folder, adapter, history, seconds, tokens, setup.plan, setup.backend,
                        setup.parameters, resources, trainer.model, setup.tokenizer)

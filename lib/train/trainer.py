@@ -1,8 +1,8 @@
 """The project's trainer: TRL's SFTTrainer that counts what it trains on, and the packed-row collator.
 
 `CountingTrainer` counts the real (non-pad) tokens it trains on and the time it spends evaluating, so the
-tokens-per-second a run reports is honest, and can record which rows each process trained on
-(`P4_BATCH_LOG=folder`: a data-parallel audit used by the tests).
+tokens-per-second a run reports is honest, times the first optimiser step (where compiling happens), and can
+record which rows each process trained on (`P4_BATCH_LOG=folder`: a data-parallel audit used by the tests).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import os
 import time
 from pathlib import Path
 
+from transformers import TrainerCallback
 from trl import SFTTrainer
 
 from .packing import RowPackedCollator
@@ -20,6 +21,8 @@ from .packing import RowPackedCollator
 class CountingTrainer(SFTTrainer):
     tokens_trained = None  # a device tensor: no host sync per step
     eval_seconds = 0.0
+    first_step_seconds = None  # from the start of training to the end of the first optimiser step, evaluation excluded
+    first_step_tokens = 0      # tokens this process had trained on by then
 
     def training_step(self, model, inputs, *args, **kwargs):
         if os.environ.get("P4_BATCH_LOG"):
@@ -36,6 +39,14 @@ class CountingTrainer(SFTTrainer):
         finally:
             self.eval_seconds += time.time() - started
 
+    def steady_tokens_per_second(self, training_seconds: float) -> float | None:
+        """Tokens per second after the first optimiser step (compiling and warm-up left out), all processes."""
+        if self.first_step_seconds is None or self.tokens_trained is None:
+            return None
+        seconds = training_seconds - self.first_step_seconds
+        tokens = (int(self.tokens_trained.item()) - self.first_step_tokens) * self.args.world_size
+        return round(tokens / seconds, 1) if seconds > 0 and tokens > 0 else None
+
     def total_tokens(self) -> int:
         """Tokens trained on by all processes together."""
         if self.tokens_trained is None:
@@ -45,14 +56,37 @@ class CountingTrainer(SFTTrainer):
 
 def make_trainer(model, tokenizer, args, train_dataset, eval_dataset, callbacks: list,
                  fixed_width: int | None = None) -> CountingTrainer:
+    """TRL's trainer with the project's collator. With `fixed_width` (compiled layers) every batch has one
+    shape: rows padded to that width, and a short last batch filled up with empty rows."""
     from transformers import PrinterCallback
 
     trainer = CountingTrainer(model=model, args=args, processing_class=tokenizer, train_dataset=train_dataset,
                               eval_dataset=eval_dataset, callbacks=callbacks)
+    trainer.add_callback(FirstStepClock(trainer))
     trainer.remove_callback(PrinterCallback)  # our callbacks draw or print instead
     if args.packing:  # one packed row per example, not TRL's single flattened row (see packing.py)
-        trainer.data_collator = RowPackedCollator(tokenizer.pad_token_id, fixed_width)
+        rows = args.per_device_train_batch_size if fixed_width else None
+        trainer.data_collator = RowPackedCollator(tokenizer.pad_token_id, fixed_width, rows)
     return trainer
+
+
+class FirstStepClock(TrainerCallback):
+    """Sets `trainer.first_step_seconds`: what a run waits before training proper (compiling, warm-up)."""
+
+    def __init__(self, trainer: CountingTrainer):
+        self.trainer, self.started = trainer, 0.0
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.started = time.time()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.trainer.first_step_seconds is None:
+            import torch
+
+            if torch.cuda.is_available():
+                torch.cuda.synchronize()
+            self.trainer.first_step_seconds = round(time.time() - self.started - self.trainer.eval_seconds, 1)
+            self.trainer.first_step_tokens = int(self.trainer.tokens_trained.item())
 
 
 def log_batch(folder: Path, rank: int, step: int, inputs: dict, pad_token_id: int) -> None:
