@@ -30,9 +30,10 @@ def to_measure(entry: dict):
     """A `lib.study.measures.Measure` from its pool entry."""
     from lib.study.measures import Measure
 
+    bounds = entry.get("bounds")
     return Measure(entry.get("claim", ""), entry["name"], entry["unit"], entry["kind"], entry.get("direction", ""),
                    entry.get("cannot_show", ""), values={a: list(v) for a, v in entry["values"].items()},
-                   clusters=entry.get("clusters"))
+                   clusters=entry.get("clusters"), bounds=tuple(bounds) if bounds else None)
 
 
 def units_of(measure) -> list[list[int]]:
@@ -51,7 +52,7 @@ def take(measure, chosen: list[list[int]]):
 
     indices = [i for unit in chosen for i in unit]
     out = Measure(measure.claim, measure.name, measure.unit, measure.kind, measure.direction, measure.cannot_show,
-                  values={arm: [v[i] for i in indices] for arm, v in measure.values.items()})
+                  values={arm: [v[i] for i in indices] for arm, v in measure.values.items()}, bounds=measure.bounds)
     if measure.clusters is not None:
         out.clusters = [f"{measure.clusters[unit[0]]}#{k}" for k, unit in enumerate(chosen) for _ in unit]
     return out

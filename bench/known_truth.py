@@ -275,6 +275,8 @@ def from_pool(folder: Path, out: Path, args) -> dict:
     report = json.loads((folder / "known_truth.json").read_text())
     found = folder / "pool.json"
     pool = json.loads(found.read_text() if found.exists() else gzip.decompress((folder / "pool.json.gz").read_bytes()))
+    for entry in pool["measures"]:
+        entry.setdefault("bounds", truth.BOUNDS.get(entry["name"]))
     measures = [calibration.to_measure(entry) for entry in pool["measures"]]
     resamples = config.load_config(ROOT / "config.yaml").bootstrap_samples
     sizes = {entry["name"]: entry["default_size"] for entry in pool["measures"]}

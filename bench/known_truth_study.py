@@ -1,6 +1,7 @@
 """The study's side of the known-truth experiment (bench/known_truth.py): arms that load the base model once
 and adapters from several runs under names of our choosing, pools of probes (the default probe sets first),
-the study's own measures on them, and the known-truth table with its verdicts.
+the study's own measures on them, and the known-truth table with its verdicts (written out by
+known_truth_tables.py).
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ EXPECTED = {"loss on held-out author text": (-1, True, True), "loss on general t
             "continuations called the author's": (+1, False, True),
             "continuations copying her training text": (+1, False, True), "continuation ROUGE-L": (+1, False, True),
             "first-person rate": (0, False, True)}
+# the range of a measure's values, for pools written before measures carried it (the H100 run of 2026-11-25)
+BOUNDS = {"author probability of answers": (0.0, 1.0), "continuation ROUGE-L": (0.0, 1.0)}
 NOT_RUN = {
     "instruction compliance, new-context stance, voice override": "need a chat model: the population model was "
     "never chat-tuned, so every arm but stage 2 meets the chat format for the first time",
@@ -172,7 +175,7 @@ def pool_json(measures: list, pools: dict) -> dict:
         entries.append({"claim": m.claim, "name": m.name, "unit": m.unit, "kind": m.kind, "direction": m.direction,
                         "cannot_show": m.cannot_show, "sign": sign, "primary": primary,
                         "default_size": default_size(m, pools), "values": m.values, "clusters": m.clusters,
-                        "exploratory": m.exploratory})
+                        "bounds": m.bounds, "exploratory": m.exploratory})
     return {"arms": ARMS, "base": "base", "smallest_dose": "A25", "placebos": PLACEBOS, "extra_contrasts": EXTRA,
             "labels": LABELS, "measures": entries}
 
