@@ -96,41 +96,55 @@ def ensure_tiny_model() -> Path:
 
 def build(out: Path) -> None:
     """Train the tokenizer, initialise the model with a fixed seed, save both into `out`."""
+    tokenizer = build_tokenizer()
+    tokenizer.save_pretrained(out)
+    new_model(tokenizer, SHAPE, seed=0).save_pretrained(out)
+    (out / "README.md").write_text(
+        "Tiny random-weight Llama built by lib/tiny.py: plumbing only, not a language model.\n")
+
+
+def new_model(tokenizer, shape: dict, seed: int = 0, max_positions: int = 131072):
+    """A randomly initialised Llama of `shape` (hidden_size, layers, heads, ...) wired to a tokenizer of this
+    recipe: its special tokens as BOS, EOS and pad, tied embeddings, Llama-3.2's rope settings. The tiny
+    model is one; a small model pretrained on real text (bench/population_model.py) is another."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    tokenizer = build_tokenizer()
-    tokenizer.save_pretrained(out)
     ids = {t: tokenizer.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}
     config = LlamaConfig(
-        vocab_size=len(tokenizer), **SHAPE, max_position_embeddings=131072, rms_norm_eps=1e-5,
+        vocab_size=len(tokenizer), **shape, max_position_embeddings=max_positions, rms_norm_eps=1e-5,
         tie_word_embeddings=True, bos_token_id=ids["<|begin_of_text|>"],
         eos_token_id=[ids[t] for t in EOS_TOKENS], pad_token_id=ids["<|finetune_right_pad_id|>"],
         rope_parameters={"rope_type": "llama3", "rope_theta": 500000.0, "factor": 32.0,
                          "low_freq_factor": 1.0, "high_freq_factor": 4.0,
                          "original_max_position_embeddings": 8192},
     )
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     model = LlamaForCausalLM(config)
     model.generation_config.eos_token_id = [ids[t] for t in EOS_TOKENS]
     model.generation_config.pad_token_id = ids["<|finetune_right_pad_id|>"]
-    model.save_pretrained(out)
-    (out / "README.md").write_text(
-        "Tiny random-weight Llama built by lib/tiny.py: plumbing only, not a language model.\n")
+    return model
 
 
 def build_tokenizer():
-    """A byte-level BPE trained on the bundled sample texts, wrapped as a fast HF tokenizer."""
-    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, processors, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    texts = []  # whole files, so that paragraph breaks ("\n\n") get merges of their own
+    """The recipe trained on the bundled sample texts (whole files, so that paragraph breaks get merges)."""
+    texts = []
     for name in TRAINING_TEXTS:
         raw = (storage.PROJECT_ROOT / name).read_text(encoding="utf-8")
         if name.endswith(".jsonl"):
             raw = "\n\n".join(v for line in raw.splitlines() if line.strip()
                               for v in json.loads(line).values() if isinstance(v, str))
         texts.append(raw)
+    return train_tokenizer(texts, VOCAB_SIZE)
+
+
+def train_tokenizer(texts, vocab_size: int = VOCAB_SIZE):
+    """The project's tokenizer recipe trained on `texts` (an iterable of strings): a byte-level BPE with
+    Llama 3's pre-tokenizer split, `vocab_size` entries including Llama 3's special tokens (BOS added in
+    front of every text), `<|eot_id|>` as EOS, `<|finetune_right_pad_id|>` as pad and the Llama-3 chat
+    template, wrapped as a fast Hugging Face tokenizer."""
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
 
     bpe = Tokenizer(models.BPE())
     bpe.pre_tokenizer = pre_tokenizers.Sequence([
@@ -138,7 +152,7 @@ def build_tokenizer():
         pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
     ])
     bpe.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=VOCAB_SIZE - len(SPECIAL_TOKENS), show_progress=False,
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size - len(SPECIAL_TOKENS), show_progress=False,
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), special_tokens=[])
     bpe.train_from_iterator(texts, trainer=trainer)
     bpe.add_special_tokens(SPECIAL_TOKENS)

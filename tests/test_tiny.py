@@ -43,3 +43,22 @@ def test_chat_template_renders_the_llama3_turn_format(tmp_path):
     today = tok.apply_chat_template(messages[1:2], tokenize=False)  # like Llama's: today's date unless pinned
     assert "Today Date: 26 Jul 2024" not in today or today == prompt.replace(
         "<|start_header_id|>assistant<|end_header_id|>\n\n", "")
+
+
+def test_the_tokenizer_recipe_trains_on_given_texts_at_a_given_size():
+    texts = [(ROOT_TEXT * 3)[i:] for i in range(0, 600, 60)]
+    tok = tiny.train_tokenizer(texts, 300)
+    assert len(tok) == 300
+    for token in tiny.SPECIAL_TOKENS:
+        assert len(tok.tokenize(token)) == 1
+    ids = tok("The tide rises twice a day.", add_special_tokens=False)["input_ids"]
+    assert tok.decode(ids) == "The tide rises twice a day."
+    assert len(ids) < len("The tide rises twice a day."), "merges learnt from the given texts"
+    model = tiny.new_model(tok, dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                                     num_attention_heads=2, num_key_value_heads=1))
+    assert model.config.vocab_size == 300 and model.config.bos_token_id == tok.bos_token_id
+    assert model.generation_config.pad_token_id == tok.pad_token_id
+
+
+ROOT_TEXT = ("The tide rises twice a day, and the fishermen of the bay know the hour of each tide by heart. "
+             "They rise early, they read the sky, and they say little about what they read there.\n\n")

@@ -76,9 +76,11 @@ def contrast_name(measure: Measure, arm: str, against: str) -> str:
     return f"{measure.name}: {label(arm)} - {label(against)}"
 
 
-def contrast_rows(measure: Measure, resamples: int, seed: int) -> list[dict]:
-    """The standard paired contrasts whose two arms both answered; probes resampled once for all of them."""
-    pairs = [(a, b) for a, b in CONTRASTS if a in measure.values and b in measure.values]
+def contrast_rows(measure: Measure, resamples: int, seed: int,
+                  pairs: list[tuple[str, str]] | None = None) -> list[dict]:
+    """The paired contrasts (`pairs`, by default the standard ones) whose two arms both answered; probes
+    resampled once for all of them. Other arms than a run's (doses, placebos) name their own pairs."""
+    pairs = [(a, b) for a, b in (CONTRASTS if pairs is None else pairs) if a in measure.values and b in measure.values]
     if not pairs:
         return []
     found = stats.paired(measure.values, pairs, binary=measure.kind == PROPORTION, resamples=resamples, seed=seed,
