@@ -277,6 +277,10 @@ def from_pool(folder: Path, out: Path, args) -> dict:
     pool = json.loads(found.read_text() if found.exists() else gzip.decompress((folder / "pool.json.gz").read_bytes()))
     for entry in pool["measures"]:
         entry.setdefault("bounds", truth.BOUNDS.get(entry["name"]))
+        if entry["name"] == "first-person rate":  # pools of 2026-11-25: the study now reports whether, not how often
+            entry.update(name="continuations in the first person", kind="proportion", bounds=None,
+                         values={arm: [None if v is None else float(v > 0) for v in values]
+                                 for arm, values in entry["values"].items()})
     measures = [calibration.to_measure(entry) for entry in pool["measures"]]
     resamples = config.load_config(ROOT / "config.yaml").bootstrap_samples
     sizes = {entry["name"]: entry["default_size"] for entry in pool["measures"]}

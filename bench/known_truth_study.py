@@ -28,7 +28,7 @@ EXPECTED = {"loss on held-out author text": (-1, True, True), "loss on general t
             "answers called the author's": (+1, True, True), "author probability of answers": (+1, False, True),
             "continuations called the author's": (+1, False, True),
             "continuations copying her training text": (+1, False, True), "continuation ROUGE-L": (+1, False, True),
-            "first-person rate": (0, False, True)}
+            "continuations in the first person": (0, False, True), "first-person rate": (0, False, True)}
 # the range of a measure's values, for pools written before measures carried it (the H100 run of 2026-11-25)
 BOUNDS = {"author probability of answers": (0.0, 1.0), "continuation ROUGE-L": (0.0, 1.0)}
 NOT_RUN = {

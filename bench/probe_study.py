@@ -111,18 +111,20 @@ def main() -> None:
     parser.add_argument("--processed_dir", default="/tmp/p4-pipeline-data")
     parser.add_argument("--train_steps", type=int, default=2)
     parser.add_argument("--plain", action="store_true", help="Hugging Face's generate, not fast decoding")
+    parser.add_argument("--authorship_words", type=int, default=150,
+                        help="fewer where the model's answers are short (the tiny model on CPU)")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     os.environ.update(P4_OUTPUTS=args.outputs, HF_HUB_OFFLINE="1")
     ensure_arms(args, dict(os.environ))
     from lib import config, decoding
-    from lib.study import domination, inextricability, questionnaire, replica, report, steerability
+    from lib.study import domination, inextricability, replica, report, steerability
     from lib.study import study as probe_study
 
     if args.plain:
         decoding.supported = lambda model: False  # every generation through Hugging Face's generate
     cfg = config.load_config(ROOT / "config.yaml", model=args.model, run_name=args.run_name,
-                             processed_dir=args.processed_dir)
+                             processed_dir=args.processed_dir, authorship_words=args.authorship_words)
     cfg = cfg.replace(probe_dir=str(full_size_probes(cfg, Path(args.outputs) / "probes")))
     clock = GenerationClock({})
     steps, started = [], time.perf_counter()
@@ -140,12 +142,7 @@ def main() -> None:
     claims = [cell(f"claim {i + 1}", lambda m=m: m.run(study))
               for i, m in enumerate((inextricability, steerability, replica))]
 
-    def blinded():
-        arm = cfg.questionnaire_arm if cfg.questionnaire_arm in study.arms.names else study.arms.names[-1]
-        return questionnaire.save(study.folder, replica.digidan_items(study, arm)[0], cfg.seed, cfg.questionnaire_arm,
-                                  run_id=study.run_id)
-
-    cell("questionnaire", blinded)
+    cell("questionnaire", lambda: replica.questionnaire_files(study, cfg.questionnaire_arm))
     claims.append(cell("claim 4", lambda: domination.run(study)))
     cell("report", lambda: report.save(study, claims))
     total = time.perf_counter() - started

@@ -28,7 +28,7 @@ class ConfigError(ValueError):
 # The study's headline: a few contrasts declared before any result is seen, Holm-corrected together.
 PRIMARY_CONTRASTS = [
     "loss on held-out author text: stage 1 - base",
-    "answers called the author's: stage 1 + 2 - base",
+    "loss on held-out author text: stage 1 + 2 - base",
     "instruction compliance: stage 1 + 2 - base",
     "follows the new statement: stage 1 + 2 - base",
     "support by the author's passages: stage 1 + 2 - base",

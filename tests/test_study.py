@@ -54,9 +54,9 @@ def test_digidan_pick_finds_the_author_among_others_and_guesses_among_her_own(sa
     assert np.mean(picks) < 0.45, "low: among five of her own, the 'real' one is a guess"
 
 
-def test_first_person_rate():
-    assert replica.first_person_rate("I think my view is mine.") == 50
-    assert replica.first_person_rate("The tide rises twice a day.") == 0
+def test_in_first_person():
+    assert replica.in_first_person("So I think the view is right.")
+    assert not replica.in_first_person("The tide rises twice a day; Iago mines it.")
 
 
 # --- probe sets ------------------------------------------------------------------------------------
@@ -164,7 +164,9 @@ def test_the_four_claims_and_the_report(study):
                  "claim4.png"):
         assert (folder / name).exists(), name
     saved = storage.read_json(folder / "report.json")
-    assert "answers called the author's: stage 1 + 2 - base" in saved["primary_missing"]
+    assert not [p for p in saved["primary"] if "called the author's" in p["contrast"]], "not validated: no headline"
+    assert estimates[estimates.measure.str.contains("author")].query("measure != 'loss on held-out author text'")\
+        .exploratory.all(), "every measure built on the authorship classifier is exploratory"
     assert {p["contrast"] for p in saved["primary"]} <= set(study.cfg.primary_contrasts)
     assert all("p_holm" in p for p in saved["primary"]) and saved["provenance"]["data hash"]
     records = [json.loads(line) for line in (folder / "generations.jsonl").read_text().splitlines()]

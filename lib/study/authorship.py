@@ -12,6 +12,12 @@ author's held-out documents, specificity on windows of generic authors held out 
 authors, not just documents, so it must recognise the author rather than remember the others). Below
 `FIT` on either, it is unfit for this corpus and the report says so.
 
+What the check cannot see, and known truth showed (README, "Does the study measure what it claims?"): a model
+tuned on *another* essayist is called the author's far more often than the base model, and with a generic side
+of novels 29% of Chesterton's essays are called Schopenhauer's. The measure tells "an essayist" more than "her",
+so everything built on it is exploratory (`NOT_VALIDATED` says so in the report) until it passes a placebo in
+her register.
+
 Without a generic corpus the generic side is the base model's answers alone: the measure then says how far
 a text has moved from the base model towards the author (mode "base distance"), which is not the same as
 sounding like her: the report names it so.
@@ -29,6 +35,8 @@ from . import stats
 FIT = 0.8            # sensitivity and specificity below this: the measure is unfit for the corpus
 AUTHOR = "author"
 BASE_DISTANCE = "base distance"
+NOT_VALIDATED = ("exploratory: on known truth a model tuned on another essayist was called the author's far more "
+                 "often than the base model (README, 'Does the study measure what it claims?'); ")
 
 
 def windows(text: str, words: int) -> list[str]:

@@ -49,8 +49,8 @@ def authorship_measures(study: Study, answers: dict[str, list[str]], what: str) 
                           f"{authorship.FIT:.0%}; read nothing into it. " if unfit else "")
     words = study.authorship.words
     share = Measure(CLAIM, f"{what} called the author's", what.rstrip("s"), PROPORTION,
-                    "higher = more like the author", caveat + f"judged on the first {words} words of each text; "
-                    "voice, not whether the content is hers", exploratory=base_distance or unfit)
+                    "higher = more like the author", caveat + authorship.NOT_VALIDATED + f"judged on the first {words} "
+                    "words of each text; voice, not whether the content is hers", exploratory=True)
     probability = Measure(CLAIM, f"author probability of {what}", what.rstrip("s"), MEAN,
                           "0 = other authors, 1 = the author", caveat + "a position between the two anchors, "
                           "not a share of sentences", exploratory=True, bounds=(0.0, 1.0))

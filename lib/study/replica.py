@@ -2,7 +2,7 @@
 
 - Completions: each arm continues openings taken from held-out documents (raw text, no chat format); the
   continuation is judged by the authorship measure (on the same number of words as every other text), and,
-  as context, by ROUGE-L against what she really wrote next and by its first-person rate against hers.
+  as context, by ROUGE-L against what she really wrote next and by how often it speaks in the first person.
 - The DigiDan test (Schwitzgebel, Schwitzgebel & Strasser 2024): each real answer of hers among
   `digidan_samples` answers of an arm to the same question, cut the way their study cut them
   (`lib.study.digidan`); the authorship measure picks one. Read two-sided against chance: near chance the
@@ -17,7 +17,7 @@ import dataclasses
 import re
 
 from .. import display, plots
-from . import digidan, questionnaire, stats
+from . import authorship, digidan, questionnaire, stats
 from .measures import MEAN, PROPORTION, Measure, arm_rows
 from .study import ClaimResult, Study
 
@@ -36,10 +36,11 @@ def copies(texts: list[str], source: set[int], n: int = COPY_WORDS) -> list[floa
     return [float(bool(ngrams(t, n) & source)) for t in texts]
 
 
-def first_person_rate(text: str) -> float:
-    """First-person singular pronouns per 100 words."""
-    n = len(text.split())
-    return 100 * len(FIRST_PERSON.findall(text)) / n if n else 0.0
+def in_first_person(text: str) -> bool:
+    """Whether the text speaks in the first person singular at all. A yes/no per text, not a rate: the rate is
+    mostly zeros, and no interval of its mean covered on known truth (bootstrap-t bounds of 10^7), while a
+    proportion's Wilson interval did."""
+    return bool(FIRST_PERSON.search(text))
 
 
 def completions(study: Study) -> tuple[list[Measure], list[dict]]:
@@ -49,8 +50,8 @@ def completions(study: Study) -> tuple[list[Measure], list[dict]]:
     ids = [p["id"] for p in probes]
     voice = Measure(CLAIM, "continuations called the author's", "held-out opening", PROPORTION,
                     "higher = continues in her voice",
-                    f"voice on the first {study.authorship.words} words, not whether it says what she said next",
-                    exploratory=not study.check.fit)
+                    authorship.NOT_VALIDATED + f"voice on the first {study.authorship.words} words, not whether it "
+                    "says what she said next", exploratory=True)
     voice.reference = {"the author's held-out text": study.check.sensitivity.mean}
     rouge = Measure(CLAIM, "continuation ROUGE-L", "held-out opening", MEAN,
                     "higher = closer in words to what she wrote next",
@@ -59,9 +60,9 @@ def completions(study: Study) -> tuple[list[Measure], list[dict]]:
     copied = Measure(CLAIM, "continuations copying her training text", "held-out opening", PROPORTION,
                      f"higher = reproduces {COPY_WORDS}+ words of her training text verbatim (memorisation)",
                      "verbatim runs only: a close paraphrase of a training passage is not counted")
-    person = Measure(CLAIM, "first-person rate", "held-out opening", MEAN, "per 100 words; compare with hers",
-                     "a habit of style, not a voice", exploratory=True)
-    person.reference = {"the author's continuations": sum(first_person_rate(p["truth"]) for p in probes) / max(1, len(probes))}
+    person = Measure(CLAIM, "continuations in the first person", "held-out opening", PROPORTION,
+                     "compare with her own continuations", "a habit of style, not a voice", exploratory=True)
+    person.reference = {"the author's continuations": sum(in_first_person(p["truth"]) for p in probes) / max(1, len(probes))}
     scorer = rouge_scorer.RougeScorer(["rougeL"])
     source = study.training_ngrams(COPY_WORDS)
     examples = []
@@ -71,7 +72,7 @@ def completions(study: Study) -> tuple[list[Measure], list[dict]]:
         voice.excluded[arm] = {"too short to judge": sum(v is None for v in voice.values[arm])}
         rouge.values[arm] = [scorer.score(p["truth"], r)["rougeL"].fmeasure for p, r in zip(probes, raw)]
         copied.values[arm] = copies(raw, source)
-        person.values[arm] = [first_person_rate(r) for r in raw]
+        person.values[arm] = [float(in_first_person(r)) for r in raw]
         if probes:
             examples.append({"arm": arm, "opening": probes[0]["opening"], "continuation": raw[0],
                              "hers": probes[0]["truth"]})
@@ -114,8 +115,8 @@ def digidan_test(study: Study) -> tuple[Measure, list[dict]]:
     measure = Measure(CLAIM, "DigiDan: the author's real answer picked", "item", PROPORTION,
                       f"chance {chance:.0%}; near chance = passes for her; above = hers stands out; below = the "
                       "arm sounds more like her than she does",
-                      "what the authorship measure can tell apart, not what a reader can: see the questionnaire",
-                      exploratory=not study.check.fit)
+                      authorship.NOT_VALIDATED + "what the authorship measure can tell apart, not what a reader "
+                      "can: see the questionnaire", exploratory=True)
     measure.reference = {"chance": chance}
     verdicts = []
     source = study.training_ngrams(COPY_WORDS)

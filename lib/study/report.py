@@ -120,7 +120,8 @@ def checklist(estimates: pd.DataFrame, contrasts: pd.DataFrame) -> list[dict]:
         for name in names:
             chosen = contrasts[contrasts["measure"] == name] if len(contrasts) else contrasts
             for row in chosen.itertuples():
-                evidence.append(f"{row.contrast}: {row.mean:+.3g} [{row.ci_low:.3g}, {row.ci_high:.3g}]")
+                evidence.append(f"{row.contrast}: {row.mean:+.3g} [{row.ci_low:.3g}, {row.ci_high:.3g}]"
+                                + (" (exploratory)" if row.exploratory else ""))
         out.append({"section": section, "question": question, "look at": where,
                     "evidence (paired contrasts)": "; ".join(evidence) or "(qualitative)", "cannot show": caveat})
     return out
@@ -164,8 +165,12 @@ def cell(row) -> str:
 
 def check_html(check) -> str:
     """Whether the authorship measure can speak of the author here: its mode and its own check."""
-    verdict = ("<b>Fit for this corpus.</b>" if check.fit else
-               "<b class='warn'>Unfit: its measures are shown as exploratory only.</b>")
+    verdict = ("<b>It passes its own check here.</b>" if check.fit else
+               "<b class='warn'>Unfit: it fails its own check; read nothing into its measures.</b>")
+    verdict += (" <span class='warn'>Either way its measures are exploratory: its own check uses authors of other "
+                "registers, and on known truth a model tuned on another essayist was called the author's far more "
+                "often than the base model (README, <i>Does the study measure what it claims?</i>). It tells an "
+                "essayist's voice, not hers, until it passes a placebo in her register.</span>")
     return (f"<p>Mode: <b>{html.escape(check.mode)}</b>. On text it never saw, at {check.words} words: sensitivity "
             f"{cell(check.sensitivity.as_dict())} (the author's held-out documents), specificity "
             f"{cell(check.specificity.as_dict())} (held-out generic authors: "
