@@ -46,7 +46,8 @@ SECRETS = {"HF_TOKEN": f"hf_{secrets.token_hex(17)}", "WANDB_API_KEY": secrets.t
 HUB_MODEL = "p4-check/tiny-llama"  # the tiny model, served by the stand-in hub (colab/hub.py)
 PARAMETERS = dict(model=HUB_MODEL, load_in_4bit=False, max_seq_length=128, max_steps=4, eval_steps=2, save_steps=2,
                   logging_steps=1, per_device_train_batch_size=2, gradient_accumulation_steps=1,
-                  probe_max_new_tokens=24, bootstrap_samples=200, digidan_samples=2)
+                  probe_max_new_tokens=32, authorship_words=20, bootstrap_samples=200,
+                  digidan_samples=2)
 REPORT_TO = {1: "tensorboard", 2: "wandb"}  # run 2 has no network: W&B must go offline into the run folder
 GIT_WRAPPER = """#!/bin/sh
 echo "git $*" >> "{log}"
