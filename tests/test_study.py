@@ -32,8 +32,12 @@ def test_authorship_hears_the_sample_author_and_excludes_what_is_too_short(sampl
     assert np.mean([p < 0.5 for p in measure.probability(authorship.windows(GENERAL, 60))]) >= 0.9, "the other is not"
     assert measure.probability(["Yes.", " ".join(["word"] * 59)]) == [None, None], "too short: excluded, not scored"
     assert measure.author_like(["Yes."]) == [None]
-    with pytest.raises(ValueError, match="at least 2 windows of 60 words"):
-        authorship.AuthorshipMeasure(words=60).fit(["too short"], {"general": [GENERAL]})
+    unfitted = authorship.AuthorshipMeasure(words=60).fit(["too short"], {"general": [GENERAL]})
+    assert unfitted.mode == authorship.NOT_FITTED and "at least 2 windows of 60 words" in unfitted.reason
+    assert unfitted.probability(held[:2]) == [None, None], "not fitted: every text excluded, none scored"
+    assert unfitted.pick_author(held[:3]) is None
+    check = unfitted.check([d.text for d in sample_docs[-2:]])
+    assert not check.fit and check.sensitivity.n == check.specificity.n == 0
 
 
 def test_without_a_generic_corpus_the_measure_says_it_only_measures_distance_from_the_base(sample_docs):

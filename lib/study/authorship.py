@@ -35,6 +35,7 @@ from . import stats
 FIT = 0.8            # sensitivity and specificity below this: the measure is unfit for the corpus
 AUTHOR = "author"
 BASE_DISTANCE = "base distance"
+NOT_FITTED = "not fitted"   # too little text of a side at the scoring length: every text is excluded, nothing scored
 NOT_VALIDATED = ("exploratory: on known truth a model tuned on another essayist was called the author's far more "
                  "often than the base model (README, 'Does the study measure what it claims?'); ")
 
@@ -79,6 +80,12 @@ class AuthorshipMeasure:
     mode: str = AUTHOR
     trained_windows: dict = field(default_factory=dict)
     held_out: dict = field(default_factory=dict, repr=False)
+    classifier: object = field(default=None, repr=False)
+    reason: str = ""                      # why it was not fitted
+
+    @property
+    def fitted(self) -> bool:
+        return self.classifier is not None
 
     def fit(self, author: list[str], generic: dict[str, list[str]], base_answers: list[str] = ()) -> "AuthorshipMeasure":
         """`author`: the author's training-side texts; `generic`: texts by generic author (may be empty: then
@@ -111,18 +118,21 @@ class AuthorshipMeasure:
                 [w for text in texts if (w := first_window(text, self.words))]
             rng.shuffle(found)
             generic_windows += found[: self.per_author]
+        self.trained_windows = {"author": len(author_windows), "generic": len(generic_windows),
+                                "generic authors": len(generic)}
         if len(author_windows) < 2 or len(generic_windows) < 2:
-            raise ValueError(f"the authorship measure needs at least 2 windows of {self.words} words on each side "
-                             f"(author: {len(author_windows)}, generic: {len(generic_windows)}); give more text or "
-                             "a shorter authorship_words")
+            # not an error: the rest of the study stands without it; every text it would judge is excluded
+            self.mode, self.held_out = NOT_FITTED, {}
+            self.reason = (f"it needs at least 2 windows of {self.words} words on each side (author: "
+                           f"{len(author_windows)}, generic: {len(generic_windows)}): give a generic_corpus, longer "
+                           "answers (probe_max_new_tokens) or a shorter authorship_words")
+            return self
         self.classifier = make_pipeline(
             make_union(TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True, min_df=2,
                                        max_features=300_000),
                        TfidfVectorizer(analyzer="word", sublinear_tf=True, min_df=2)),
             LogisticRegression(C=self.regularisation, class_weight="balanced", max_iter=5000))
         self.classifier.fit(author_windows + generic_windows, [1] * len(author_windows) + [0] * len(generic_windows))
-        self.trained_windows = {"author": len(author_windows), "generic": len(generic_windows),
-                                "generic authors": len(generic)}
         return self
 
     def check(self, author_held_out: list[str]) -> Check:
@@ -135,6 +145,8 @@ class AuthorshipMeasure:
                 [w for text in texts if (w := first_window(text, self.words))]
             rng.shuffle(found)
             generic += found[: self.per_author]
+        if not self.fitted:
+            author = []
         hits = self._probabilities(author) > 0.5 if author else np.array([])
         rejections = self._probabilities(generic) <= 0.5 if generic else np.array([])
         return Check(self.words, stats.proportion(hits.astype(float).tolist()),
@@ -145,7 +157,7 @@ class AuthorshipMeasure:
 
     def probability(self, texts: list[str]) -> list[float | None]:
         """P(author) of each text on its first `words` words; None for a text too short to judge."""
-        cut = [first_window(t, self.words) for t in texts]
+        cut = [first_window(t, self.words) if self.fitted else None for t in texts]
         scored = [c for c in cut if c is not None]
         values = iter(self._probabilities(scored).tolist() if scored else [])
         return [next(values) if c is not None else None for c in cut]
@@ -154,9 +166,11 @@ class AuthorshipMeasure:
         """1 when the measure calls a text the author's, 0 when not, None when too short to judge."""
         return [None if p is None else float(p > 0.5) for p in self.probability(texts)]
 
-    def pick_author(self, candidates: list[str]) -> int:
+    def pick_author(self, candidates: list[str]) -> int | None:
         """Which candidate reads most like the author (the DigiDan choice), every candidate judged on the same
-        number of words (the shortest candidate's)."""
+        number of words (the shortest candidate's); None when the measure was not fitted."""
+        if not self.fitted:
+            return None
         shortest = min(len(c.split()) for c in candidates)
         cut = [" ".join(c.split()[:shortest]) for c in candidates]
         return int(np.argmax(self._probabilities(cut)))

@@ -46,7 +46,8 @@ def authorship_measures(study: Study, answers: dict[str, list[str]], what: str) 
     caveat = ("BASE DISTANCE: without a generic corpus the measure only tells the author from the base model's "
               "answers; it cannot say an answer sounds like her rather than like anyone else. " if base_distance
               else "") + ("UNFIT: the measure's own check on held-out text is below "
-                          f"{authorship.FIT:.0%}; read nothing into it. " if unfit else "")
+                          f"{authorship.FIT:.0%}; read nothing into it. " if unfit and study.authorship.fitted else "")
+    caveat += "" if study.authorship.fitted else f"NOT FITTED: {study.authorship.reason}. "
     words = study.authorship.words
     share = Measure(CLAIM, f"{what} called the author's", what.rstrip("s"), PROPORTION,
                     "higher = more like the author", caveat + authorship.NOT_VALIDATED + f"judged on the first {words} "

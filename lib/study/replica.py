@@ -122,13 +122,15 @@ def digidan_test(study: Study) -> tuple[Measure, list[dict]]:
     source = study.training_ngrams(COPY_WORDS)
     for arm in study.model_arms:
         items, counts = digidan_items(study, arm)
-        picks = [float(study.authorship.pick_author([item["real"]] + item["machine"]) == 0) for item in items]
+        chosen = [study.authorship.pick_author([item["real"]] + item["machine"]) for item in items]
+        picks = [None if c is None else float(c == 0) for c in chosen]
         copying = [c for item in items for c in copies(item["machine"], source)]
         by_id = {item["id"]: pick for item, pick in zip(items, picks)}
         measure.values[arm] = [by_id.get(source["id"]) for source in study.probes["digidan"]]
         measure.excluded[arm] = {"items without enough usable answers": counts.get("items_dropped", 0),
                                  "answers too short": counts.get("excluded_short", 0),
                                  "answers naming the speaker": counts.get("excluded_speaker", 0)}
+        picks = [p for p in picks if p is not None]
         reading = digidan.pick_rate([bool(p) for p in picks], chance)
         memorised = sum(copying) / len(copying) if copying else 0.0
         if memorised >= 0.5:

@@ -163,10 +163,12 @@ def cell(row) -> str:
     return f"{row['mean']:.3g} [{row['ci_low']:.3g}, {row['ci_high']:.3g}]"
 
 
-def check_html(check) -> str:
-    """Whether the authorship measure can speak of the author here: its mode and its own check."""
+def check_html(check, reason: str = "") -> str:
+    """Whether the authorship measure can speak of the author here: its mode and its own check (or why it was
+    not fitted)."""
     verdict = ("<b>It passes its own check here.</b>" if check.fit else
-               "<b class='warn'>Unfit: it fails its own check; read nothing into its measures.</b>")
+               f"<b class='warn'>Not fitted: {html.escape(reason)}. Every measure built on it is empty.</b>"
+               if reason else "<b class='warn'>Unfit: it fails its own check; read nothing into its measures.</b>")
     verdict += (" <span class='warn'>Either way its measures are exploratory: its own check uses authors of other "
                 "registers, and on known truth a model tuned on another essayist was called the author's far more "
                 "often than the base model (README, <i>Does the study measure what it claims?</i>). It tells an "
@@ -237,7 +239,8 @@ def page(study, results, estimates, contrasts, headline, missing, items, pngs, m
               "<p>Declared in advance (<code>primary_contrasts</code>), each a paired difference between two arms on "
               "the same probes (probes resampled once for all arms), with a 95% interval and Holm-adjusted p-values. "
               "Everything after this section is exploratory.</p>", primary_html(headline, missing),
-              "<h2>2. Can the authorship measure speak of the author here?</h2>", check_html(study.check),
+              "<h2>2. Can the authorship measure speak of the author here?</h2>",
+              check_html(study.check, study.authorship.reason),
               "<h2>3. Sizes</h2>", table(sizes(study))]
     for number, result in enumerate(results, 1):
         parts.append(f"<h2>{number + 3}. Claim {html.escape(result.claim)}</h2>")
