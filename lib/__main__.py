@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import functools
 import sys
 import warnings
 
@@ -48,6 +49,7 @@ def add_config_flags(parser: argparse.ArgumentParser, skip: tuple = ()) -> None:
         group.add_argument(f"--{key}", dest=key, default=None, metavar="VALUE", help=notes.get(key))
 
 
+@functools.cache
 def yaml_comments() -> dict[str, str]:
     """Each key's comment in the project's config.yaml: the flag's help text."""
     import re

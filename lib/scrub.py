@@ -18,7 +18,8 @@ import sys
 import time
 from pathlib import Path
 
-MASK = "[secret removed]"
+from . import locks, secret, storage
+
 PATIENCE = 6 * 3600  # the longest a watcher waits for papermill to finish
 
 
@@ -66,35 +67,21 @@ def scrub_file(path: Path, secrets: set[str]) -> bool:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
         return False
-    cleaned = text
-    for value in sorted(secrets, key=len, reverse=True):
-        cleaned = cleaned.replace(value, MASK)
+    cleaned = secret.redact(text, secrets)
     if cleaned == text:
         return False
-    tmp = path.with_name(f".{path.name}.scrub")
-    tmp.write_text(cleaned, encoding="utf-8")
-    os.replace(tmp, path)
+    storage.write_text(path, cleaned)
     return True
 
 
 def watch(pid: int, path: Path, secrets: set[str], interval: float = 0.2) -> None:
     """Scrub `path` whenever papermill (process `pid`) rewrites it, and once more after it exits."""
     deadline = time.time() + PATIENCE
-    while time.time() < deadline and alive(pid):
+    while time.time() < deadline and locks.pid_alive(pid):
         scrub_file(path, secrets)
         time.sleep(interval)
     time.sleep(interval)
     scrub_file(path, secrets)
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def main(argv: list[str]) -> int:

@@ -207,17 +207,13 @@ def scoped_environ(values: dict[str, str]) -> Iterator[None]:
 
 # --- runs ---------------------------------------------------------------------------------------------
 
-def stage_dir(run_name: str, stage: str, overwrite: bool = False, check: bool = True) -> Path:
-    """The folder of one stage of a run; refuse to reuse a finished one unless told to (`check`).
-
-    A stage is finished when its `manifest.json` exists (written last). Unfinished stages are reused so
-    that checkpoints survive for resuming; a finished one is replaced only with `overwrite`.
-    """
+def stage_dir(run_name: str, stage: str, replace: bool = False) -> Path:
+    """The folder of one stage of a run, emptied first where a finished stage is to be `replace`d (after
+    `check_unfinished` allowed it and every input passed). Unfinished stages are reused, so that checkpoints
+    survive for resuming."""
     path = run_dir(run_name) / stage
-    if check:
-        check_unfinished(path, run_name, stage, overwrite)
-        if overwrite and (path / "manifest.json").exists():
-            shutil.rmtree(path)
+    if replace and (path / "manifest.json").exists():
+        shutil.rmtree(path)
     with explained(path):
         path.mkdir(parents=True, exist_ok=True)
     return path

@@ -30,7 +30,7 @@ def clean_corpus(docs: list[Document], unwrap_lines: bool = True) -> tuple[list[
 
 
 def clean_document(doc: Document, unwrap_lines: bool = True) -> tuple[Document, dict]:
-    counts = Counter(doc.removed)
+    counts = Counter()
     text = doc.text
     steps = [normalise_unicode, normalise_line_endings]
     if doc.kind == "tex":
@@ -48,7 +48,7 @@ def clean_document(doc: Document, unwrap_lines: bool = True) -> tuple[Document, 
     # the document's own characters: what was removed from its file as a whole is the file's report's
     report = {"document": doc.name, "category": doc.category, "chars_before": len(doc.text),
               "chars_after": len(text), **dict(sorted(counts.items()))}
-    return replace(doc, text=text, removed=Counter()), report
+    return replace(doc, text=text), report
 
 
 def summarise(report: dict) -> str:

@@ -17,12 +17,12 @@ from __future__ import annotations
 import re
 import warnings
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .. import storage
 from . import headings, pdf
-from .gutenberg import strip_contents, strip_gutenberg  # noqa: F401  (part of this module's interface)
+from .gutenberg import strip_gutenberg  # noqa: F401  (part of this module's interface)
 
 # a marker line; Windows (CRLF) line endings are read as they come
 MARKER = re.compile(r"^=== DOCUMENT: \[(?P<category>[^\]\n]+)\] (?P<name>[^\n]+?) ===[ \t]*\r?$", re.M)
@@ -41,7 +41,7 @@ class Document:
     text: str
     source: str                      # the file it came from (and the heading, for split documents)
     kind: str = "txt"                # txt, md, tex, docx or pdf: decides the cleaning steps
-    removed: Counter = field(default_factory=Counter)  # what loading already removed from this document
+    removed: Counter = field(default_factory=Counter)  # empty: what loading removes is its file's report
     heading: str = ""                # the heading it was split at (kept out of the text), if any
     line: int = 0                    # the heading's line in its file
 
@@ -243,4 +243,4 @@ def split_by_headings(doc: Document, pattern: str, drop_sections: str | None = N
 def _strip_boilerplate(doc: Document, counts: Counter) -> Document:
     text, removed = strip_gutenberg(doc.text)
     counts.update(removed)
-    return Document(doc.name, doc.category, text, doc.source, doc.kind, Counter(doc.removed))
+    return replace(doc, text=text)

@@ -78,17 +78,23 @@ def warnings_for(table: list[dict]) -> list[str]:
             for r in table if r["looks like"]]
 
 
-def table(docs: corpus.Corpus, cfg=None):
-    """The notebook's view: what was dropped and the warnings printed, the documents as a DataFrame."""
+def preview(docs: corpus.Corpus, cfg=None):
+    """(the documents as a DataFrame, the lines to show under it: what was dropped, the warnings)."""
     import pandas as pd
 
     split = side_of(docs, cfg) if cfg is not None else None
     found = rows(docs, split if isinstance(split, dict) else None)
-    for item in dropped(docs):
-        print(f"dropped from {item['file']}: {item['removed']} ({item['amount']})")
-    for line in warnings_for(found) + ([split] if isinstance(split, str) else []):
-        print(f"warning: {line}")
-    return pd.DataFrame(found).set_index("document")
+    notes = [f"dropped from {d['file']}: {d['removed']} ({d['amount']})" for d in dropped(docs)]
+    notes += [f"warning: {w}" for w in warnings_for(found) + ([split] if isinstance(split, str) else [])]
+    return pd.DataFrame(found).set_index("document"), notes
+
+
+def table(docs: corpus.Corpus, cfg=None):
+    """The notebook's view: what was dropped and the warnings printed, the documents as a DataFrame."""
+    frame, notes = preview(docs, cfg)
+    for line in notes:
+        print(line)
+    return frame
 
 
 def side_of(docs: list[corpus.Document], cfg) -> dict[str, str] | str:
@@ -107,14 +113,10 @@ def report(cfg) -> str:
     import pandas as pd
 
     docs = corpus.from_config(cfg, verbose=False)
-    split = side_of(docs, cfg)
-    found = rows(docs, split if isinstance(split, dict) else None)
-    frame = pd.DataFrame(found).set_index("document")
+    frame, notes = preview(docs, cfg)
     with pd.option_context("display.max_rows", None, "display.width", 200, "display.max_colwidth", 48):
         lines = [f"corpus: {cfg.corpus}" + (f"  split_pattern: {cfg.split_pattern}" if cfg.split_pattern else ""),
-                 frame.to_string(), ""]
-    lines += [f"dropped from {d['file']}: {d['removed']} ({d['amount']})" for d in dropped(docs)]
-    lines += [f"warning: {w}" for w in warnings_for(found) + ([split] if isinstance(split, str) else [])]
+                 frame.to_string(), "", *notes]
     chars = [len(d.text) for d in docs]
     lines.append(f"{len(docs)} documents, {sum(chars):,} characters (median {statistics.median(chars):,.0f}); "
                  "dry run: nothing written")

@@ -158,7 +158,7 @@ def _setup(cfg, stage: str, name: str, lock, extra_callbacks: list | None, progr
         set_seed(cfg.seed)  # the LoRA weights are drawn now: the same seed gives the same adapter
         model = lora.add_lora(loaded, cfg, plan.gradient_checkpointing, init_adapter, lean=cfg.lean_lora)
         # every input has passed: only now may a finished stage be replaced
-        folder = storage.stage_dir(cfg.run_name, name, overwrite=cfg.overwrite, check=is_main_process())
+        folder = storage.stage_dir(cfg.run_name, name, replace=replacing and is_main_process())
         args = settings.sft_config(cfg, stage, folder / "checkpoints", plan, bool(val_rows), loaded.backend,
                                    checkpoint is not None)
         progress_callbacks = callbacks.progress_callbacks(TITLES[name]) if progress else []
