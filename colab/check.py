@@ -89,7 +89,8 @@ def start_runtime(work: Path, name: str, python: Path, offline: bool, github: st
            "PIP_LOG": str(runtime / "pip.log"), "GIT_CONFIG_COUNT": "1",
            "GIT_CONFIG_KEY_0": f"url.{github}.insteadOf", "GIT_CONFIG_VALUE_0": "https://github.com/",
            "HF_ENDPOINT": hub, **{f"COLAB_STANDIN_SECRET_{k}": v for k, v in SECRETS.items()}}
-    spec = {"runtime": str(runtime), "python": str(python / "bin" / "python"), "offline": offline, "env": env,
+    spec = {"names": runner.NOTEBOOKS, "runtime": str(runtime), "python": str(python / "bin" / "python"),
+            "offline": offline, "env": env,
             "bin": str(bin_dir), "notebooks": str(notebooks), "parameters": {**PARAMETERS, **parameters}}
     (runtime / "spec.json").write_text(json.dumps(spec))
     flags = ["--mount", "--propagation", "private"] + (["--net"] if offline else [])
@@ -166,7 +167,7 @@ def main() -> int:
         for name, timing in run["timings"].items():
             if "error" in timing:
                 failures.append(f"run {index}: {name} failed: {timing['error']} (see {run['notebooks'] / name}.ipynb)")
-        if len(run["timings"]) < 4:
+        if len(run["timings"]) < len(runner.NOTEBOOKS):
             failures.append(f"run {index}: only {len(run['timings'])} of 4 notebooks ran")
     first, second = runs
     clones = [line for line in first["git"] if " clone " in f" {line} "]

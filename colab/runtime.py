@@ -18,9 +18,6 @@ import sys
 import time
 from pathlib import Path
 
-NOTEBOOKS = ["01_data", "02_pretrain", "03_instruct", "04_probe_study"]
-
-
 def prepare(spec: dict) -> None:
     """The runtime's own /content, home and kernel; the network down when the run must not download."""
     runtime = Path(spec["runtime"])
@@ -49,7 +46,7 @@ def run_notebooks(spec: dict) -> dict:
     out = Path(spec["runtime"]) / "notebooks"
     out.mkdir()
     timings = {}
-    for name in NOTEBOOKS:
+    for name in spec["names"]:
         source = Path(spec["notebooks"]) / f"{name}.ipynb"
         params = {k: v for k, v in spec["parameters"].items() if k in papermill.inspect_notebook(str(source))}
         started = time.time()

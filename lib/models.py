@@ -47,8 +47,8 @@ def hub_kwargs(path: str) -> dict:
     return kwargs
 
 
-def hub_reachable(timeout: float = 2.0) -> bool:
-    """Whether the hub (or the mirror in HF_ENDPOINT) answers on its port within `timeout` seconds.
+def reachable(address: tuple[str, int], timeout: float) -> bool:
+    """Whether `address` (host, port) answers within `timeout` seconds.
 
     Name lookup and connection run in a helper thread and the answer is awaited for `timeout` seconds in
     all: a resolver that hangs (no network, a dead DNS server) would otherwise block for most of a minute,
@@ -56,23 +56,28 @@ def hub_reachable(timeout: float = 2.0) -> bool:
     """
     import socket
     import threading
-    from urllib.parse import urlparse
 
-    url = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
     answer: list[bool] = []
 
     def probe() -> None:
         try:
-            socket.create_connection((url.hostname, url.port or (80 if url.scheme == "http" else 443)),
-                                     timeout).close()
+            socket.create_connection(address, timeout).close()
             answer.append(True)
         except OSError:
             answer.append(False)
 
-    thread = threading.Thread(target=probe, name="hub-probe", daemon=True)
+    thread = threading.Thread(target=probe, name="reachability-probe", daemon=True)
     thread.start()
     thread.join(timeout)
     return bool(answer and answer[0])
+
+
+def hub_reachable(timeout: float = 2.0) -> bool:
+    """Whether the hub (or the mirror in HF_ENDPOINT) answers on its port within `timeout` seconds."""
+    from urllib.parse import urlparse
+
+    url = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    return reachable((url.hostname, url.port or (80 if url.scheme == "http" else 443)), timeout)
 
 
 @contextlib.contextmanager

@@ -66,6 +66,7 @@ class StageSetup:
     trainer: object = field(repr=False)
     tokenizer: object = field(repr=False)
     lock: object = field(default=None, repr=False)   # the run's lock, given back when training ends
+    environ: dict = field(default_factory=dict, repr=False)  # the trackers' (may hold the W&B key): decided once
 
     def release(self) -> None:
         if self.lock is not None:
@@ -152,7 +153,8 @@ def _setup(cfg, stage: str, name: str, lock, extra_callbacks: list | None, progr
                          examples_per_row=settings.examples_per_row(cfg, stage, train_rows))
     if is_main_process():
         print(plan.describe())
-    with quiet.known_noise_silenced(), storage.scoped_environ(tracking.environ(cfg, path, name)):
+    environ = tracking.environ(cfg, path, name)
+    with quiet.known_noise_silenced(), storage.scoped_environ(environ):
         loaded = models.load_model(cfg, hardware.torch_dtype(plan.precision), backend, plan.load_in_4bit,
                                    plan.attention)
         set_seed(cfg.seed)  # the LoRA weights are drawn now: the same seed gives the same adapter
@@ -172,7 +174,7 @@ def _setup(cfg, stage: str, name: str, lock, extra_callbacks: list | None, progr
     return StageSetup(cfg, stage, name, folder, checkpoint, init_adapter, plan, loaded.backend, shape,
                       lora.parameter_counts(model),
                       {"train rows": len(train_rows), "validation rows": len(val_rows)},
-                      data_manifest, trainer, loaded.tokenizer, lock)
+                      data_manifest, trainer, loaded.tokenizer, lock, environ)
 
 
 def set_seed(seed: int) -> None:
@@ -208,7 +210,7 @@ def _run(setup: StageSetup) -> StageResult:
     started = time.time()
     try:
         with quiet.known_noise_silenced(), speedups.eager_fallback(setup.plan.compile), \
-                storage.scoped_environ(tracking.environ(cfg, setup.folder, setup.name)), \
+                storage.scoped_environ(setup.environ), \
                 folders.write_failures(setup.folder, "training saved a checkpoint"):
             trainer.train(resume_from_checkpoint=str(setup.checkpoint) if setup.checkpoint else None)
     finally:

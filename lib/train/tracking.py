@@ -9,20 +9,15 @@ later), so a run never waits on W&B and the key is never written anywhere by the
 from __future__ import annotations
 
 import os
-import socket
 from pathlib import Path
 
-from .. import colab
+from .. import colab, models
 
 WANDB_HOST = ("api.wandb.ai", 443)
 
 
 def reachable(address: tuple[str, int], timeout: float = 3.0) -> bool:
-    try:
-        socket.create_connection(address, timeout).close()
-        return True
-    except OSError:
-        return False
+    return models.reachable(address, timeout)
 
 
 class TrackingError(RuntimeError):
