@@ -112,12 +112,7 @@ class AuthorshipMeasure:
             if base_answers:
                 generic["base model"] = list(base_answers)
         author_windows = [w for text in author for w in windows(text, self.words)]
-        generic_windows = []
-        for name, texts in sorted(generic.items()):
-            found = [w for text in texts for w in windows(text, self.words)] or \
-                [w for text in texts if (w := first_window(text, self.words))]
-            rng.shuffle(found)
-            generic_windows += found[: self.per_author]
+        generic_windows = self.sample_windows([texts for _, texts in sorted(generic.items())], rng)
         self.trained_windows = {"author": len(author_windows), "generic": len(generic_windows),
                                 "generic authors": len(generic)}
         if len(author_windows) < 2 or len(generic_windows) < 2:
@@ -137,20 +132,33 @@ class AuthorshipMeasure:
 
     def check(self, author_held_out: list[str]) -> Check:
         """Sensitivity on the author's held-out documents, specificity on the held-out generic authors."""
-        author = [w for text in author_held_out for w in windows(text, self.words)]
-        rng = random.Random(self.seed)
-        generic = []
-        for texts in self.held_out.values():
-            found = [w for text in texts for w in windows(text, self.words)] or \
-                [w for text in texts if (w := first_window(text, self.words))]
-            rng.shuffle(found)
-            generic += found[: self.per_author]
         if not self.fitted:
-            author = []
+            return Check(self.words, stats.proportion([]), stats.proportion([]), [], self.mode)
+        author = [w for text in author_held_out for w in windows(text, self.words)]
+        generic = self.sample_windows(list(self.held_out.values()), random.Random(self.seed))
         hits = self._probabilities(author) > 0.5 if author else np.array([])
         rejections = self._probabilities(generic) <= 0.5 if generic else np.array([])
         return Check(self.words, stats.proportion(hits.astype(float).tolist()),
                      stats.proportion(rejections.astype(float).tolist()), sorted(self.held_out), self.mode)
+
+    def sample_windows(self, authors: list[list[str]], rng: random.Random) -> list[str]:
+        """Up to `per_author` windows of each author's texts, drawn at random (no author outweighs the rest)."""
+        out = []
+        for texts in authors:
+            found = [w for text in texts for w in windows(text, self.words)]
+            rng.shuffle(found)
+            out += found[: self.per_author]
+        return out
+
+    def caveat(self, check: Check) -> str:
+        """What every measure built on this one must say before anything else: how it was fitted and that
+        known truth did not validate it."""
+        mode = {BASE_DISTANCE: "BASE DISTANCE: without a generic corpus the measure only tells the author from "
+                "the base model's answers; it cannot say an answer sounds like her rather than like anyone else. ",
+                NOT_FITTED: f"NOT FITTED: {self.reason}. "}.get(self.mode, "")
+        unfit = (f"UNFIT: the measure's own check on held-out text is below {FIT:.0%}; read nothing into it. "
+                 if self.fitted and not check.fit else "")
+        return mode + unfit + NOT_VALIDATED
 
     def _probabilities(self, texts: list[str]) -> np.ndarray:
         return self.classifier.predict_proba(texts)[:, 1]

@@ -53,19 +53,17 @@ def support_measure(study: Study, answers: dict[str, list[str]], passages: list[
     return measure
 
 
-def judge_measure(study: Study, questions: list[str]) -> Measure:
+def judge_measure(study: Study, questions: list[str], answers: dict[str, list[str]]) -> Measure:
     """The base model judges arm vs her top passage in both orders: 1 = the arm sounds more authoritative in
     both, 0.5 = split (position bias), 0 = her passage in both; an unreadable verdict is excluded."""
     measure = Measure(CLAIM, "judged more authoritative than the author's passage", "question", MEAN,
                       "0.5 = no preference; > 0.5 = the arm sounds surer than she does",
                       "one model's impression, not a reader's", bounds=(0.0, 1.0))
-    quotes = study.plain_answers("retrieval")
+    quotes = answers["retrieval"]
     for arm in [a for a in study.model_arms if a != "base"]:
-        answers = study.plain_answers(arm)
-        first = study.ask("base", [JUDGE.format(question=q, a=a, b=r) for q, a, r in zip(questions, answers, quotes)],
-                          f"judge_{arm}_first")
-        second = study.ask("base", [JUDGE.format(question=q, a=r, b=a) for q, a, r in zip(questions, answers, quotes)],
-                           f"judge_{arm}_second")
+        pairs = list(zip(questions, answers[arm], quotes))
+        first = study.ask("base", [JUDGE.format(question=q, a=a, b=r) for q, a, r in pairs], f"judge_{arm}_first")
+        second = study.ask("base", [JUDGE.format(question=q, a=r, b=a) for q, a, r in pairs], f"judge_{arm}_second")
         values, unread = [], 0
         for v1, v2 in zip(first, second):
             c1, c2 = authority.judge_choice(v1), authority.judge_choice(v2)
@@ -86,7 +84,7 @@ def run(study: Study) -> ClaimResult:
     answers = {arm: study.plain_answers(arm) for arm in study.model_arms + ["retrieval"]}
     measures = style_measures(study, answers) + [support_measure(study, answers, passages)]
     if study.cfg.judge and "base" in study.model_arms:
-        measures.append(judge_measure(study, questions))
+        measures.append(judge_measure(study, questions, answers))
     side = []
     for i, question in enumerate(questions):
         entry = {"question": question}

@@ -55,8 +55,7 @@ def draft(cfg, folder: str | Path, overwrite: bool = False) -> Path:
                          "(probe_dir = data/my_probes)")
     if (folder / probes_mod.MANIFEST).exists() and not overwrite:
         raise DraftError(f"{folder}: a probe set is already there; edit it, or draft into another folder")
-    manifest = processed.read_manifest(cfg)
-    train, held, _ = processed.load_split(cfg, "pretraining")
+    train, held, manifest = processed.load_split(cfg, "pretraining")
     questions = draft_questions(held, train, cfg.seed)
     bundled = probes_mod.read_probes(BUNDLED)
     staging = storage.staging_dir(folder)

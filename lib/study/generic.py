@@ -51,7 +51,3 @@ def general_units(path: str | Path, unit_words: int = 200, min_words: int = 50) 
     if current and sum(len(p.split()) for p in current) >= min_words:
         units[f"{file.name}#{len(units) + 1}"] = ["\n\n".join(current)]
     return units
-
-
-def word_count(texts_by_unit: dict[str, list[str]]) -> int:
-    return sum(len(t.split()) for texts in texts_by_unit.values() for t in texts)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import math
 
 from .. import display, plots
-from . import authorship
 from .measures import MEAN, PROPORTION, Measure, arm_rows
 from .study import ClaimResult, Study
 
@@ -41,17 +40,11 @@ def loss_measure(study: Study, name: str, units: dict[str, list[str]], direction
 def authorship_measures(study: Study, answers: dict[str, list[str]], what: str) -> list[Measure]:
     """Share called the author's and the author probability of `answers` (arm -> texts, one per probe)."""
     check = study.check
-    base_distance = study.authorship.mode == authorship.BASE_DISTANCE
-    unfit = not check.fit
-    caveat = ("BASE DISTANCE: without a generic corpus the measure only tells the author from the base model's "
-              "answers; it cannot say an answer sounds like her rather than like anyone else. " if base_distance
-              else "") + ("UNFIT: the measure's own check on held-out text is below "
-                          f"{authorship.FIT:.0%}; read nothing into it. " if unfit and study.authorship.fitted else "")
-    caveat += "" if study.authorship.fitted else f"NOT FITTED: {study.authorship.reason}. "
+    caveat = study.authorship.caveat(check)
     words = study.authorship.words
     share = Measure(CLAIM, f"{what} called the author's", what.rstrip("s"), PROPORTION,
-                    "higher = more like the author", caveat + authorship.NOT_VALIDATED + f"judged on the first {words} "
-                    "words of each text; voice, not whether the content is hers", exploratory=True)
+                    "higher = more like the author", caveat + f"judged on the first {words} words of each text; "
+                    "voice, not whether the content is hers", exploratory=True)
     probability = Measure(CLAIM, f"author probability of {what}", what.rstrip("s"), MEAN,
                           "0 = other authors, 1 = the author", caveat + "a position between the two anchors, "
                           "not a share of sentences", exploratory=True, bounds=(0.0, 1.0))

@@ -40,7 +40,6 @@ class Measure:
     excluded: dict[str, dict[str, int]] = field(default_factory=dict)  # arm -> reason -> count
     reference: dict[str, float] = field(default_factory=dict)          # lines worth drawing (chance, author)
     exploratory: bool = False                  # never a headline (not validated, or descriptive only)
-    note: str = ""
     verdicts: dict[str, str] = field(default_factory=dict)             # arm -> a reading in words (DigiDan)
     bounds: tuple[float, float] | None = None  # the range a value can take (a probability: 0 to 1)
 

@@ -31,7 +31,6 @@ from pathlib import Path
 
 from . import checkers
 
-WORDS_PER_TOKEN = 0.75
 BLENDS = (0, 25, 50, 75, 100)
 ARMS = ["replica", "regurgitate", "other_voice", "unseen_voice", *[f"blend_{p}" for p in BLENDS], "topic_swap",
         "short", "truncating_complier", "quoting_rejecter"]
@@ -72,7 +71,7 @@ def stable_random(*key) -> random.Random:
 
 
 def cap_words(settings) -> int:
-    return int(settings.max_new_tokens * WORDS_PER_TOKEN)
+    return int(settings.max_new_tokens * checkers.WORDS_PER_TOKEN)
 
 
 def cut(text: str, settings) -> str:
@@ -115,7 +114,7 @@ class OracleArms:
             spec = next(p for p in self.probes["instructions"] if p["id"] == probe_id)["check"]
             said = [s for s in sentences([rng.choice(self.pool["replica"])]) if 8 <= len(s.split()) <= 40] or \
                 [s for s in self.mine if 8 <= len(s.split()) <= 40]
-            return cut(comply(spec, said, 1.3 * self.plain_cap * WORDS_PER_TOKEN), settings)
+            return cut(comply(spec, said, 1.3 * self.plain_cap * checkers.WORDS_PER_TOKEN), settings)
         if arm == "quoting_rejecter" and probe == "new_context":
             row = next(p for p in self.probes["new_context"] if p["id"] == probe_id)
             return cut(reject(row), settings)

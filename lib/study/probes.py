@@ -130,11 +130,23 @@ def digidan_sources(written: list[dict], held_out: dict[str, list[str]], limit: 
             if found and len(items) + len(passages) < limit:
                 passages.append(found.pop(0))
     terms = distinctive_terms([p for _, p in passages]) if passages else []
+    asked = {item["question"] for item in items}
     for (name, passage), found in zip(passages, terms):
-        topic = found[0] if found else "this"
-        items.append({"id": f"{name}#{len(items)}", "document": name, "question": f"What is your view on {topic}?",
+        question = unique_question(found, asked)
+        asked.add(question)
+        items.append({"id": f"{name}#{len(items)}", "document": name, "question": question,
                       "answer": passage, "source": "held-out passage"})
     return items[:limit]
+
+
+def unique_question(terms: list[str], asked: set[str]) -> str:
+    """A question on the passage's most distinctive term no other item asks about (then two terms, then a
+    numbered one): the machine answers of an item are found by its question, so no two may share one."""
+    topics = terms + [f"{terms[0]} and {t}" for t in terms[1:]]
+    for topic in topics + [f"this ({len(asked) + 1})"]:
+        if (question := f"What is your view on {topic}?") not in asked:
+            return question
+    return f"What is your view on this ({len(asked) + 1}, again)?"
 
 
 def paragraphs(text: str, words: int) -> list[str]:

@@ -137,11 +137,11 @@ def _distinct(responses: list[dict]) -> tuple[list[tuple[str, dict]], int]:
     return labelled, len(responses) - len(latest)
 
 
-def score(key: dict, responses: list[dict], seed: int = 0) -> dict:
+def score(key: dict, responses: list[dict]) -> dict:
     """How often people picked the author's real answer: overall (respondents and items both random), per
     respondent group, per respondent and per item, against chance, read two-sided; with the counts of
     unanswered questions, invalid choices and repeated downloads. Answers to another questionnaire are
-    refused. (`seed` is unused: the intervals are analytic; kept for callers.)"""
+    refused."""
     expected, items = key.get("questionnaire"), key["items"]
     for response in responses:
         theirs, where = response.get("questionnaire"), response.get("file", "a response")
@@ -185,7 +185,7 @@ def score(key: dict, responses: list[dict], seed: int = 0) -> dict:
             "respondents_count": len(people), "repeated_downloads": repeated}
 
 
-def score_path(key_path: Path | None, responses: str | Path, seed: int = 0) -> dict:
+def score_path(key_path: Path | None, responses: str | Path) -> dict:
     """Score every answer file in a folder (or one file) against the key."""
     if key_path is None:
         raise ValueError("questionnaire_responses: this run built no questionnaire to score them against")
@@ -193,7 +193,7 @@ def score_path(key_path: Path | None, responses: str | Path, seed: int = 0) -> d
     files = sorted(responses.glob("*.json")) + sorted(responses.glob("*.csv")) if responses.is_dir() else [responses]
     if not files:
         raise FileNotFoundError(f"{responses}: no answer files (.json or .csv)")
-    return score(storage.read_json(key_path), [r for f in files for r in read_responses(f)], seed)
+    return score(storage.read_json(key_path), [r for f in files for r in read_responses(f)])
 
 
 def summary_html(scores: dict) -> str:

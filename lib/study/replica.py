@@ -17,7 +17,7 @@ import dataclasses
 import re
 
 from .. import display, plots
-from . import authorship, digidan, questionnaire, stats
+from . import digidan, questionnaire, stats
 from .measures import MEAN, PROPORTION, Measure, arm_rows
 from .study import ClaimResult, Study
 
@@ -50,7 +50,7 @@ def completions(study: Study) -> tuple[list[Measure], list[dict]]:
     ids = [p["id"] for p in probes]
     voice = Measure(CLAIM, "continuations called the author's", "held-out opening", PROPORTION,
                     "higher = continues in her voice",
-                    authorship.NOT_VALIDATED + f"voice on the first {study.authorship.words} words, not whether it "
+                    study.authorship.caveat(study.check) + f"voice on the first {study.authorship.words} words, not whether it "
                     "says what she said next", exploratory=True)
     voice.reference = {"the author's held-out text": study.check.sensitivity.mean}
     rouge = Measure(CLAIM, "continuation ROUGE-L", "held-out opening", MEAN,
@@ -68,7 +68,7 @@ def completions(study: Study) -> tuple[list[Measure], list[dict]]:
     examples = []
     for arm in study.model_arms:
         raw = study.ask(arm, [p["opening"] for p in probes], "completion", ids, chat=False)
-        voice.values[arm] = [None if x is None else float(x > 0.5) for x in study.authorship.probability(raw)]
+        voice.values[arm] = study.authorship.author_like(raw)
         voice.excluded[arm] = {"too short to judge": sum(v is None for v in voice.values[arm])}
         rouge.values[arm] = [scorer.score(p["truth"], r)["rougeL"].fmeasure for p, r in zip(probes, raw)]
         copied.values[arm] = copies(raw, source)
@@ -115,7 +115,7 @@ def digidan_test(study: Study) -> tuple[Measure, list[dict]]:
     measure = Measure(CLAIM, "DigiDan: the author's real answer picked", "item", PROPORTION,
                       f"chance {chance:.0%}; near chance = passes for her; above = hers stands out; below = the "
                       "arm sounds more like her than she does",
-                      authorship.NOT_VALIDATED + "what the authorship measure can tell apart, not what a reader "
+                      study.authorship.caveat(study.check) + "what the authorship measure can tell apart, not what a reader "
                       "can: see the questionnaire", exploratory=True)
     measure.reference = {"chance": chance}
     verdicts = []

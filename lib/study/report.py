@@ -133,10 +133,11 @@ def figure_png(fig) -> bytes:
     return buffer.getvalue()
 
 
-def save(study, results, extra: dict | None = None) -> Path:
-    """Every file of the report, written atomically into the run's probe folder."""
+def save(study, results, extra: dict | None = None, computed: tuple | None = None) -> Path:
+    """Every file of the report, written atomically into the run's probe folder; `computed`: what
+    `tables(study, results)` returned already (the notebook shows it too), so the bootstrap runs once."""
     folder = study.folder
-    estimates, contrasts = tables(study, results)
+    estimates, contrasts = computed or tables(study, results)
     headline, missing = primary(contrasts, study.cfg.primary_contrasts)
     for name, frame in (("measures.csv", estimates), ("contrasts.csv", contrasts)):
         with storage.atomic_path(folder / name) as tmp:

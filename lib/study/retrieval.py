@@ -40,7 +40,7 @@ class Retriever:
         """Paragraphs of pre-training chunks (rows of pretraining_train.jsonl)."""
         pairs = []
         for row in chunks:
-            text = row["text"][: -len(eos)] if eos and row["text"].endswith(eos) else row["text"]
+            text = row["text"].removesuffix(eos) if eos else row["text"]
             pairs += [(p.strip(), row["document"]) for p in text.split("\n\n") if p.strip()]
         return cls(pairs)
 

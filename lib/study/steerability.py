@@ -15,7 +15,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .. import display, plots
-from . import authorship, checkers, stance
+from . import checkers, stance
 from .arms import LABELS
 from .measures import MEAN, PROPORTION, Measure, arm_rows
 from .probes import CONTEXT
@@ -77,7 +77,8 @@ def override(study: Study) -> Measure:
     probes = study.probes["override"]
     measure = Measure(CLAIM, "moves away from the author when told to", "override probe", MEAN,
                       "> 0 = the instruction moved the voice away from hers",
-                      authorship.NOT_VALIDATED + "P(author) without the instruction minus with it, each on the "
+                      study.authorship.caveat(study.check) + "P(author) without the instruction minus with it, "
+                      "each on the "
                       "same number of words", exploratory=True, bounds=(-1.0, 1.0))
     for arm in study.model_arms:
         ids = [p["id"] for p in probes]

@@ -107,8 +107,7 @@ def build(cfg, arms, folder: Path, probes: dict, train_rows: list[dict], val_row
     batch = 32  # every arm answers whole probe sets: wide batches (the 3B model's cache for 32 answers fits a T4)
     answer = generation.GenerationSettings(max_new_tokens=cfg.probe_max_new_tokens, seed=cfg.seed, batch_size=batch)
     study = Study(cfg, arms, folder, probes, author_train, held_out, generic, general,
-                  Retriever([(p, r["document"]) for r, text in zip(train_rows, author_train)
-                             for p in text.split("\n\n") if p.strip()]),
+                  Retriever.from_chunks(train_rows, eos),
                   answer, generation.GenerationSettings(max_new_tokens=cfg.instruction_max_new_tokens, seed=cfg.seed,
                                                         batch_size=batch),
                   generation.GenerationSettings(max_new_tokens=cfg.probe_max_new_tokens, do_sample=True, seed=cfg.seed,
