@@ -185,19 +185,25 @@ def run(cfg, mode: str = "both", tokenizer=None, generate=None, verbose: bool = 
         split = split_documents(docs, cfg.val_fraction, cfg.seed, cfg.val_documents, one_document_advice(cfg, docs))
         mode = widened_mode(cfg, mode, out_dir, split, generate)
         chunks = chunking.chunk_corpus(docs, tokenizer, cfg.effective_chunk_tokens, cfg.chunk_overlap)
-        pair_rows, extra = None, {"removed_from_files": loaded.file_reports}
-        if mode in ("instruction", "both"):
-            built, dropped = build_pairs(cfg, docs, tokenizer, generate)
-            pair_rows = [pairs.to_chat(p, cfg.system_prompt) for p in built]
-            extra["pairs_by_source"] = count_by(built, "source")
-            extra["backtranslation_dropped"] = len(dropped)
-        manifest = write_processed(
-            out_dir, cfg, chunks=chunks if mode != "instruction" else None,
-            pair_rows=pair_rows, split=split, documents=document_table(docs, reports, chunks, split),
-            tokenizer_name=cfg.model, extra=extra)
+        built, dropped = build_pairs(cfg, docs, tokenizer, generate) if mode != "pretraining" else (None, [])
+        manifest = save(cfg, docs, chunks if mode != "instruction" else None, split,
+                        document_table(docs, reports, chunks, split), built, dropped)
     if verbose:
         print_counts(manifest)
     return manifest
+
+
+def save(cfg, docs: corpus.Corpus, chunks: list[dict] | None, split: dict[str, str], documents: list[dict],
+         built: list[dict] | None = None, dropped: list[dict] = ()) -> dict:
+    """Write what the stage made into the processed folder (`chunks` None: the instruction files only;
+    `built` None: the pre-training files only), with what the files lost and where the pairs came from in
+    the manifest; returns the manifest."""
+    extra, pair_rows = {"removed_from_files": docs.file_reports}, None
+    if built is not None:
+        pair_rows = [pairs.to_chat(p, cfg.system_prompt) for p in built]
+        extra |= {"pairs_by_source": count_by(built, "source"), "backtranslation_dropped": len(dropped)}
+    return write_processed(storage.processed_dir(cfg), cfg, chunks=chunks, pair_rows=pair_rows, split=split,
+                           documents=documents, tokenizer_name=cfg.model, extra=extra)
 
 
 def widened_mode(cfg, mode: str, out_dir: Path, split: dict[str, str], generate) -> str:
