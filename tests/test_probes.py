@@ -31,3 +31,13 @@ def test_probe_files_are_checked_line_by_line(tmp_path):
     (tmp_path / "override.jsonl").write_text('{"id": "x", "question": "q?"}\n')
     with pytest.raises(probes.ProbeError, match=r"override\.jsonl: line 1 lacks instruction"):
         probes.read_probes(tmp_path)
+
+
+def test_a_probe_error_names_the_line_in_the_file_not_the_row(tmp_path):
+    """Blank lines are skipped when reading, so the row's index is not its line: the message gives the line."""
+    for name in probes.PROBE_FILES.values():
+        (tmp_path / name).write_text((ROOT / "data/probes" / name).read_text())
+    first = (ROOT / "data/probes/instructions.jsonl").read_text().splitlines()[0]
+    (tmp_path / "instructions.jsonl").write_text(f"{first}\n\n\n{first}\n")  # the same id again, on line 4
+    with pytest.raises(probes.ProbeError, match=r"instructions\.jsonl: line 4\b"):
+        probes.check_usable(probes.read_probes(tmp_path), tmp_path, 400)

@@ -33,8 +33,9 @@ class ProbeError(ValueError):
 
 
 def read_probes(folder: Path) -> dict:
-    """Every probe file, checked line by line."""
-    out = {}
+    """Every probe file, checked line by line; `lines` holds each JSONL row's line in its file, for the
+    messages of later checks (blank lines are skipped, so the row's index is not its line)."""
+    out: dict = {"lines": {}}
     for key, name in PROBE_FILES.items():
         path = folder / name
         if not path.exists():
@@ -43,7 +44,7 @@ def read_probes(folder: Path) -> dict:
             out[key] = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()
                         if line.strip() and not line.startswith("#")]
         else:
-            out[key] = []
+            out[key], out["lines"][key] = [], []
             for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
                 if not line.strip():
                     continue
@@ -57,6 +58,7 @@ def read_probes(folder: Path) -> dict:
                 if key == "author_answers" and not str(row["answer"]).strip():
                     continue  # a drafted question the author has not answered yet
                 out[key].append(row)
+                out["lines"][key].append(number)
         if not out[key] and key not in MAY_BE_EMPTY:
             raise ProbeError(f"{path}: no probes in the file")
     return out
@@ -68,9 +70,12 @@ def check_usable(probes: dict, folder: Path, instruction_cap: int) -> None:
     from . import checkers, stance
 
     try:
-        checkers.check_probe_file(probes["instructions"], instruction_cap, path=str(folder / PROBE_FILES["instructions"]))
+        lines = probes.get("lines", {})
+        checkers.check_probe_file(probes["instructions"], instruction_cap, path=str(folder / PROBE_FILES["instructions"]),
+                                  lines=lines.get("instructions"))
         if probes["new_context"]:
-            stance.check_probe_file(probes["new_context"], CONTEXT, path=str(folder / PROBE_FILES["new_context"]))
+            stance.check_probe_file(probes["new_context"], CONTEXT, path=str(folder / PROBE_FILES["new_context"]),
+                                    lines=lines.get("new_context"))
     except ValueError as exc:
         raise ProbeError(str(exc)) from None
 
