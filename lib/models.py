@@ -102,8 +102,7 @@ def load_tokenizer(cfg):
     from transformers import AutoTokenizer
 
     path = model_path(cfg)
-    kwargs = hub_kwargs(path)
-    with explain_access_errors(cfg.model), cache_only(kwargs):
+    with hub_access(cfg, path) as kwargs:
         tokenizer = AutoTokenizer.from_pretrained(path, **kwargs)
     return prepare_tokenizer(tokenizer)
 
@@ -125,6 +124,15 @@ def stop_token_ids(tokenizer) -> list[int]:
         if token in vocab:
             ids.add(vocab[token])
     return sorted(i for i in ids if i is not None)
+
+
+@contextlib.contextmanager
+def hub_access(cfg, path: str):
+    """The keyword arguments that load `path` (the token; the cache only, when the hub cannot be reached),
+    with huggingface_hub kept offline meanwhile and the hub's errors explained in one line."""
+    kwargs = hub_kwargs(path)
+    with explain_access_errors(cfg.model), cache_only(kwargs):
+        yield kwargs
 
 
 class explain_access_errors:
@@ -217,8 +225,7 @@ def load_model(cfg, dtype=None, backend: str | None = None, load_in_4bit: bool |
         from unsloth import FastLanguageModel
 
         path = model_path(cfg)
-        kwargs = hub_kwargs(path)
-        with explain_access_errors(cfg.model), cache_only(kwargs):
+        with hub_access(cfg, path) as kwargs:
             model, tokenizer = FastLanguageModel.from_pretrained(
                 model_name=path, max_seq_length=cfg.max_seq_length, dtype=dtype, load_in_4bit=four_bit,
                 **kwargs)
@@ -247,8 +254,7 @@ def load_base(cfg, dtype=None, load_in_4bit: bool | None = None, attention: str 
     if (device_map := local_device_map()) is not None:
         kwargs["device_map"] = device_map
     tokenizer = load_tokenizer(cfg)
-    access = hub_kwargs(path)
-    with explain_access_errors(cfg.model), cache_only(access):
+    with hub_access(cfg, path) as access:
         model = AutoModelForCausalLM.from_pretrained(path, **kwargs, **access)
     model.config.pad_token_id = tokenizer.pad_token_id
     model.generation_config.pad_token_id = tokenizer.pad_token_id

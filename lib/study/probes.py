@@ -71,8 +71,8 @@ def check_usable(probes: dict, folder: Path, instruction_cap: int) -> None:
 
     try:
         lines = probes.get("lines", {})
-        checkers.check_probe_file(probes["instructions"], instruction_cap, path=str(folder / PROBE_FILES["instructions"]),
-                                  lines=lines.get("instructions"))
+        checkers.check_probe_file(probes["instructions"], instruction_cap,
+                                  path=str(folder / PROBE_FILES["instructions"]), lines=lines.get("instructions"))
         if probes["new_context"]:
             stance.check_probe_file(probes["new_context"], CONTEXT, path=str(folder / PROBE_FILES["new_context"]),
                                     lines=lines.get("new_context"))

@@ -50,8 +50,8 @@ def completions(study: Study) -> tuple[list[Measure], list[dict]]:
     ids = [p["id"] for p in probes]
     voice = Measure(CLAIM, "continuations called the author's", "held-out opening", PROPORTION,
                     "higher = continues in her voice",
-                    study.authorship.caveat(study.check) + f"voice on the first {study.authorship.words} words, not whether it "
-                    "says what she said next", exploratory=True)
+                    study.authorship.caveat(study.check) + f"voice on the first {study.authorship.words} words, "
+                    "not whether it says what she said next", exploratory=True)
     voice.reference = {"the author's held-out text": study.check.sensitivity.mean}
     rouge = Measure(CLAIM, "continuation ROUGE-L", "held-out opening", MEAN,
                     "higher = closer in words to what she wrote next",
@@ -115,8 +115,8 @@ def digidan_test(study: Study) -> tuple[Measure, list[dict]]:
     measure = Measure(CLAIM, "DigiDan: the author's real answer picked", "item", PROPORTION,
                       f"chance {chance:.0%}; near chance = passes for her; above = hers stands out; below = the "
                       "arm sounds more like her than she does",
-                      study.authorship.caveat(study.check) + "what the authorship measure can tell apart, not what a reader "
-                      "can: see the questionnaire", exploratory=True)
+                      study.authorship.caveat(study.check) + "what the authorship measure can tell apart, not "
+                      "what a reader can: see the questionnaire", exploratory=True)
     measure.reference = {"chance": chance}
     verdicts = []
     source = study.training_ngrams(COPY_WORDS)

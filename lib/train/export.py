@@ -43,8 +43,9 @@ def export_gguf(cfg, adapter: Path, out: Path, quantization: str = "q4_k_m") -> 
         raise models.BackendError(f"GGUF export needs unsloth on a GPU; {exc}") from None
     from unsloth import FastLanguageModel
 
-    model, tokenizer = FastLanguageModel.from_pretrained(model_name=str(adapter), max_seq_length=cfg.max_seq_length,
-                                                         load_in_4bit=False, **models.hub_kwargs(cfg.model))
+    with models.hub_access(cfg, cfg.model) as access:
+        model, tokenizer = FastLanguageModel.from_pretrained(model_name=str(adapter), load_in_4bit=False,
+                                                             max_seq_length=cfg.max_seq_length, **access)
     model.save_pretrained_gguf(str(out), tokenizer, quantization_method=quantization)
     return out
 
