@@ -93,9 +93,12 @@ def run(study: Study) -> ClaimResult:
             perplexity.append(entry)
         tables["Perplexity by arm (exp of the mean loss; lower = the text surprises the arm less)"] = \
             display.frame(perplexity).to_html(index=False)
-    first = [{"arm": arm, "answer": display.shorten(texts[0], 600) if texts else "",
-              "P(author)": p if p is None else f"{p:.2f}"}
-             for arm, texts in answers.items() for p in study.authorship.probability(texts[:1])]
+    scored = next((m.values for m in measures if m.name.startswith("author probability")), {})
+    first = []
+    for arm, texts in answers.items():
+        p = (scored.get(arm) or [None])[0]
+        first.append({"arm": arm, "answer": display.shorten(texts[0], 600) if texts else "",
+                      "P(author)": p if p is None else f"{p:.2f}"})
     tables["The first question, answered by each arm, with P(author)"] = display.html_table(first)
     figure = plots.measure_panels(rows, [m.name for m in measures], "Claim 1: inextricability")
     return ClaimResult(CLAIM, measures, tables, figure)

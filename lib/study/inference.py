@@ -250,7 +250,8 @@ def mcnemar_power(n: int, p10, p01, alpha: float = 0.05) -> np.ndarray:
     p10, p01 = np.atleast_1d(p10).astype(float), np.atleast_1d(p01).astype(float)
     b, c = (v.ravel() for v in np.meshgrid(np.arange(n + 1), np.arange(n + 1), indexing="ij"))
     b, c = b[b + c <= n], c[b + c <= n]
-    b, c = b[mcnemar_p(b, c) <= alpha], c[mcnemar_p(b, c) <= alpha]
+    rejected = mcnemar_p(b, c) <= alpha
+    b, c = b[rejected], c[rejected]
     log_coef = gammaln(n + 1) - gammaln(b + 1) - gammaln(c + 1) - gammaln(n - b - c + 1)
     with np.errstate(divide="ignore", invalid="ignore"):
         log_p = (log_coef[None, :] + xlogy(b[None, :], p10[:, None]) + xlogy(c[None, :], p01[:, None])

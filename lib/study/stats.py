@@ -149,12 +149,12 @@ def clustered_mean(clusters: list[list[float]], resamples: int = 2000, seed: int
     cleaned = [c for c in (_clean(values) for values in clusters) if c.size]
     if not cleaned:
         return Estimate(NAN, NAN, NAN, 0, "no values")
+    if len(cleaned) >= 3 and np.ptp(np.concatenate(cleaned)) == 0:
+        return _constant(float(cleaned[0][0]), len(cleaned), confidence, None, "document means")
     totals = np.array([[c.sum() for c in cleaned]])
     counts = np.array([[c.size for c in cleaned]], dtype=float)
     centre, low, high, _, groups = inf.cluster_intervals(
         totals, counts, inf.cluster_plan(len(cleaned), resamples, seed), confidence)
-    if len(cleaned) >= 3 and np.ptp(np.concatenate(cleaned)) == 0:
-        return _constant(float(centre[0]), len(cleaned), confidence, None, "document means")
     return Estimate(float(centre[0]), float(low[0]), float(high[0]), int(groups[0]), _cluster_method(int(groups[0])))
 
 
