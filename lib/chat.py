@@ -81,8 +81,7 @@ def load_for_chat(target: str, cfg):
     from peft import PeftModel
 
     adapter = find_adapter(target)
-    weights = adapter / "adapter_model.safetensors"
-    if weights.exists() and (problem := disk.safetensors_problem(weights)):
+    if problem := disk.adapter_problem(adapter):
         raise ValueError(f"{problem}; train that stage again, or chat with another adapter")
     cfg = models.trained_settings(cfg, adapter.parent)
     loaded = models.load_model(cfg, backend="hf")

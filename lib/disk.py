@@ -116,3 +116,12 @@ def safetensors_problem(path: Path) -> str | None:
     if size < 8 + length + end:
         return f"{path}: truncated ({size:,} of {8 + length + end:,} bytes; the save was cut short?)"
     return None
+
+
+def adapter_problem(folder: Path, required: bool = False) -> str | None:
+    """Why the LoRA weights in `folder` (an adapter or a checkpoint) cannot be used, or None; a folder without
+    them is a problem only when they are `required`."""
+    weights = folder / "adapter_model.safetensors"
+    if not weights.exists():
+        return f"{weights}: missing" if required else None
+    return safetensors_problem(weights)

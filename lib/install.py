@@ -49,6 +49,11 @@ def normal(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+def requirement_name(line: str) -> str:
+    """The normalised project name of a requirement line ("Foo_Bar[x]>=1; marker" -> "foo-bar")."""
+    return normal(re.split(r"[<>=!~ \[;]", line.strip(), maxsplit=1)[0])
+
+
 def requirements(path: Path) -> list[str]:
     """The requirement lines of a requirements file (comments and blanks dropped)."""
     return [line.split("#")[0].strip() for line in path.read_text().splitlines() if line.split("#")[0].strip()]
@@ -112,7 +117,7 @@ def ensure(root: Path, unsloth: bool = True) -> dict:
     if (folder / ".complete").exists():
         use(folder)
     wanted = unmet(requirements(root / "requirements.txt"))
-    bad = [line for line in wanted if normal(re.split(r"[<>=!~ \[;]", line)[0]) in NEVER]
+    bad = [line for line in wanted if requirement_name(line) in NEVER]
     if bad:
         raise InstallError(f"this runtime's torch {torch.__version__} does not satisfy {', '.join(bad)}; the project "
                            "never replaces torch: use a runtime with a newer torch (Runtime > Change runtime type)")
@@ -158,7 +163,7 @@ def resolve(lines: list[str]) -> list[str]:
 
 def freeze_constraints(wanted: list[str]) -> str:
     """The runtime's `pip freeze` as constraints, less the packages that must move (those in `wanted`)."""
-    moving = {normal(re.split(r"[<>=!~ \[;]", line)[0]) for line in wanted} - NEVER
+    moving = {requirement_name(line) for line in wanted} - NEVER
     freeze = subprocess.run([sys.executable, "-m", "pip", "freeze", "--all"], capture_output=True, text=True,
                             check=True).stdout.splitlines()
     keep = [line for line in freeze if "==" in line and "@" not in line and not line.startswith("-e")

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .. import locks, storage
-from ..disk import safetensors_problem
+from ..disk import adapter_problem
 
 STAGES = ("pretraining", "instruction")
 ARMS = ("pretraining", "instruction", "sft_only")   # the folder names, which are also the study's arm names
@@ -72,8 +72,7 @@ def checkpoint_problem(path: Path) -> str | None:
         int(step)
     except (ValueError, KeyError, TypeError):
         return f"{state}: damaged (not a complete trainer state; the save was cut short?)"
-    weights = path / "adapter_model.safetensors"
-    return safetensors_problem(weights) if weights.exists() else None
+    return adapter_problem(path)
 
 
 def resume_point(cfg, folder: Path) -> Path | None:
@@ -108,8 +107,7 @@ def starting_adapter(cfg, stage: str) -> Path | None:
     if not (stage1 / "manifest.json").exists():
         raise StageError(f"{stage1}: stage 1 of run '{cfg.run_name}' has not finished; run 02_pretrain first "
                          "(same run_name), or set init_from: base for the SFT-only arm")
-    weights = stage1 / "adapter" / "adapter_model.safetensors"
-    if problem := safetensors_problem(weights) if weights.exists() else f"{weights}: missing":
+    if problem := adapter_problem(stage1 / "adapter", required=True):
         raise StageError(f"{problem}; train stage 1 again (overwrite: true), or set init_from: base")
     return stage1 / "adapter"
 
