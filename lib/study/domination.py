@@ -13,10 +13,10 @@ questionnaire and the tables are the material for it, not these numbers.
 
 from __future__ import annotations
 
-from .. import display, plots
+from .. import display
 from . import authority
 from .arms import LABELS
-from .measures import MEAN, Measure, arm_rows
+from .measures import MEAN, Measure, claim_figure
 from .study import ClaimResult, Study
 
 CLAIM = "4 domination"
@@ -40,6 +40,7 @@ def style_measures(study: Study, answers: dict[str, list[str]]) -> list[Measure]
                                 for t in texts]
         length.values[arm] = [float(len(t.split())) for t in texts]
         ease.values[arm] = [authority.flesch_reading_ease(t) for t in texts]
+    hedges.reference = boosters.reference = {"her own rate": 1.0}
     return [hedges, boosters, length, ease]
 
 
@@ -59,6 +60,7 @@ def judge_measure(study: Study, questions: list[str], answers: dict[str, list[st
     measure = Measure(CLAIM, "judged more authoritative than the author's passage", "question", MEAN,
                       "0.5 = no preference; > 0.5 = the arm sounds surer than she does",
                       "one model's impression, not a reader's", bounds=(0.0, 1.0))
+    measure.reference = {"no preference": 0.5}
     quotes = answers["retrieval"]
     for arm in [a for a in study.model_arms if a != "base"]:
         pairs = list(zip(questions, answers[arm], quotes))
@@ -92,10 +94,6 @@ def run(study: Study) -> ClaimResult:
             entry[LABELS.get(arm, arm)] = display.shorten(answers[arm][i], 500)
         entry["retrieved passages"] = "\n\n".join(f"[{p.document}] {display.shorten(p.text, 300)}" for p in retrieved[i])
         side.append(entry)
-    rows = [row for m in measures for row in arm_rows(m, study.cfg.bootstrap_samples, study.cfg.seed)]
-    figure = plots.measure_panels(rows, [m.name for m in measures if not m.exploratory], "Claim 4: domination",
-                                  reference={"judged more authoritative than the author's passage": 0.5,
-                                             "hedges per 100 words, relative to the author's": 1.0,
-                                             "boosters per 100 words, relative to the author's": 1.0})
+    figure = claim_figure(measures, "Claim 4: domination", study.cfg.bootstrap_samples, study.cfg.seed)
     tables = {"Each arm's answer beside her own passages (BM25)": display.html_table(side)}
     return ClaimResult(CLAIM, measures, tables, figure)

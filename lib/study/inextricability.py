@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import math
 
-from .. import display, plots
-from .measures import MEAN, PROPORTION, Measure, arm_rows
+from .. import display
+from .measures import MEAN, PROPORTION, Measure, claim_figure
 from .study import ClaimResult, Study
 
 CLAIM = "1 inextricability"
@@ -80,7 +80,6 @@ def run(study: Study) -> ClaimResult:
     # retrieval quotes her training passages, which the measure learnt from: its anchor is her held-out text
     answers = {arm: study.plain_answers(arm) for arm in study.model_arms}
     measures += authorship_measures(study, answers, "answers")
-    rows = [row for m in measures for row in arm_rows(m, study.cfg.bootstrap_samples, study.cfg.seed)]
     tables = {}
     losses = [m for m in measures if m.name.startswith("loss")]
     if losses:
@@ -100,5 +99,6 @@ def run(study: Study) -> ClaimResult:
         first.append({"arm": arm, "answer": display.shorten(texts[0], 600) if texts else "",
                       "P(author)": p if p is None else f"{p:.2f}"})
     tables["The first question, answered by each arm, with P(author)"] = display.html_table(first)
-    figure = plots.measure_panels(rows, [m.name for m in measures], "Claim 1: inextricability")
+    figure = claim_figure(measures, "Claim 1: inextricability", study.cfg.bootstrap_samples, study.cfg.seed,
+                                 shown=[m.name for m in measures])
     return ClaimResult(CLAIM, measures, tables, figure)

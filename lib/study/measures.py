@@ -71,6 +71,17 @@ def arm_rows(measure: Measure, resamples: int, seed: int) -> list[dict]:
     return rows
 
 
+def claim_figure(measures: list[Measure], title: str, resamples: int, seed: int, shown: list[str] | None = None):
+    """A claim's figure: a panel per measure (`shown`; by default those that may be a headline), each arm with
+    its 95% interval, and the first of each measure's reference lines (chance, her own value)."""
+    from .. import plots
+
+    rows = [row for m in measures for row in arm_rows(m, resamples, seed)]
+    names = shown if shown is not None else [m.name for m in measures if not m.exploratory]
+    return plots.measure_panels(rows, names, title, reference={m.name: next(iter(m.reference.values()))
+                                                               for m in measures if m.reference})
+
+
 def contrast_name(measure: Measure, arm: str, against: str) -> str:
     return f"{measure.name}: {label(arm)} - {label(against)}"
 

@@ -16,9 +16,9 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from .. import display, plots
+from .. import display
 from . import digidan, questionnaire, stats
-from .measures import MEAN, PROPORTION, Measure, arm_rows
+from .measures import MEAN, PROPORTION, Measure, claim_figure
 from .study import ClaimResult, Study
 
 CLAIM = "3 replica"
@@ -150,7 +150,6 @@ def run(study: Study) -> ClaimResult:
     measures, examples = completions(study) if study.probes["completions"] else ([], [])
     dd, verdicts = digidan_test(study)
     measures.append(dd)
-    rows = [row for m in measures for row in arm_rows(m, study.cfg.bootstrap_samples, study.cfg.seed)]
     mde = stats.minimum_detectable_effect(len(study.probes["digidan"]), "proportion", dd.reference["chance"])
     tables = {
         "Continuations of a held-out opening": display.html_table(
@@ -159,7 +158,6 @@ def run(study: Study) -> ClaimResult:
         f"(with {len(study.probes['digidan'])} items a rate can be told from chance when it differs by about "
         f"{mde:.0%})": display.html_table(verdicts),
     }
-    figure = plots.measure_panels(rows, [m.name for m in measures if not m.exploratory or m is dd],
-                                  "Claim 3: replica", reference={m.name: next(iter(m.reference.values()))
-                                                                 for m in measures if m.reference})
+    figure = claim_figure(measures, "Claim 3: replica", study.cfg.bootstrap_samples, study.cfg.seed,
+                                 shown=[m.name for m in measures if not m.exploratory or m is dd])
     return ClaimResult(CLAIM, measures, tables, figure)

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .. import display, plots
+from .. import display
 from . import checkers, stance
 from .arms import LABELS
-from .measures import MEAN, PROPORTION, Measure, arm_rows
+from .measures import MEAN, PROPORTION, Measure, claim_figure
 from .probes import CONTEXT
 from .study import ClaimResult, Study
 
@@ -101,9 +101,8 @@ def run(study: Study) -> ClaimResult:
     else:
         notes.append("new_context.jsonl holds no statements: only the author can write them (see data/probes/README.md)")
     measures.append(override(study))
-    rows = [row for m in measures for row in arm_rows(m, study.cfg.bootstrap_samples, study.cfg.seed)]
     tables = {"Instruction compliance by kind (share of whole answers that comply)":
               pd.DataFrame(by_kind).T.to_html(float_format="{:.0%}".format),
               "Some instruction answers": display.html_table(examples), **tables}
-    figure = plots.measure_panels(rows, [m.name for m in measures if not m.exploratory], "Claim 2: steerability")
+    figure = claim_figure(measures, "Claim 2: steerability", study.cfg.bootstrap_samples, study.cfg.seed)
     return ClaimResult(CLAIM, measures, tables, figure, notes)
