@@ -149,14 +149,14 @@ def save(study, results, extra: dict | None = None, computed: tuple | None = Non
             pngs[number] = figure_png(result.figure)
             storage.write_bytes(folder / f"claim{number}.png", pngs[number])
     items = checklist(estimates, contrasts)
-    made = provenance(study)
+    made, sized = provenance(study), sizes(study)
     storage.write_json(folder / "report.json", {
         "provenance": made, "authorship_check": study.check.as_dict(), "primary": headline.to_dict(orient="records"),
-        "primary_missing": missing, "sizes": sizes(study), "measures": estimates.to_dict(orient="records"),
+        "primary_missing": missing, "sizes": sized, "measures": estimates.to_dict(orient="records"),
         "contrasts": contrasts.to_dict(orient="records"), "checklist": items, "config": study.cfg.as_dict(),
         "notes": {r.claim: r.notes for r in results}, **(extra or {})})
     storage.write_text(folder / "report.html", page(study, results, estimates, contrasts, headline, missing, items,
-                                                    pngs, made))
+                                                    pngs, made, sized))
     return folder
 
 
@@ -182,11 +182,8 @@ def check_html(check, reason: str = "") -> str:
 
 def claim_html(study, result, number: int, estimates=None, contrasts=None, png: bytes | None = None) -> str:
     """Figure, per-arm table, paired contrasts and what the measures cannot show, for one claim."""
-    cfg = study.cfg
     if estimates is None:
-        estimates = pd.DataFrame([r for m in result.measures for r in measures_mod.arm_rows(m, cfg.bootstrap_samples, cfg.seed)])
-        contrasts = pd.DataFrame([r for m in result.measures
-                                  for r in measures_mod.contrast_rows(m, cfg.bootstrap_samples, cfg.seed)])
+        estimates, contrasts = tables(study, [result])
     table, parts = display.html_table, []
     if png is not None:
         data = base64.b64encode(png).decode()
@@ -230,7 +227,7 @@ def primary_html(headline, missing) -> str:
     return out
 
 
-def page(study, results, estimates, contrasts, headline, missing, items, pngs, made) -> str:
+def page(study, results, estimates, contrasts, headline, missing, items, pngs, made, sized) -> str:
     table = display.html_table
     parts = [f"<h1>Probe study: run {html.escape(str(made['run_name']))}</h1>"]
     if study.cfg.model == "tiny":
@@ -242,7 +239,7 @@ def page(study, results, estimates, contrasts, headline, missing, items, pngs, m
               "Everything after this section is exploratory.</p>", primary_html(headline, missing),
               "<h2>2. Can the authorship measure speak of the author here?</h2>",
               check_html(study.check, study.authorship.reason),
-              "<h2>3. Sizes</h2>", table(sizes(study))]
+              "<h2>3. Sizes</h2>", table(sized)]
     for number, result in enumerate(results, 1):
         parts.append(f"<h2>{number + 3}. Claim {html.escape(result.claim)}</h2>")
         parts.append(claim_html(study, result, number, estimates, contrasts, pngs.get(number)))
