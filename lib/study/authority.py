@@ -49,9 +49,9 @@ RHETORICAL_MAY = {"object", "say", "ask", "worry", "wonder", "reply", "protest",
 
 def _tokens(text: str) -> list[tuple[str, bool]]:
     """Words (apostrophes straightened) with whether each starts a sentence."""
-    out = []
-    for start, end in sentence_spans(text.replace("\u2019", "'")):
-        words = WORD.findall(text.replace("\u2019", "'")[start:end])
+    out, text = [], text.replace("\u2019", "'")
+    for start, end in sentence_spans(text):
+        words = WORD.findall(text[start:end])
         out += [(w, i == 0) for i, w in enumerate(words)]
     return out
 
