@@ -61,7 +61,7 @@ def test_every_package_states_its_job(package):
 def test_no_module_is_too_long_and_every_module_says_why():
     for path in LIB.rglob("*.py"):
         lines = path.read_text().count("\n")
-        assert lines <= 320, f"{path.relative_to(ROOT)} has {lines} lines; split it by job"
+        assert lines <= 500, f"{path.relative_to(ROOT)} has {lines} lines; split it by job"
         assert ast.get_docstring(ast.parse(path.read_text())), f"{path.relative_to(ROOT)}: no module docstring"
 
 

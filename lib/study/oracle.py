@@ -114,7 +114,7 @@ class OracleArms:
             spec = next(p for p in self.probes["instructions"] if p["id"] == probe_id)["check"]
             said = [s for s in sentences([rng.choice(self.pool["replica"])]) if 8 <= len(s.split()) <= 40] or \
                 [s for s in self.mine if 8 <= len(s.split()) <= 40]
-            return cut(comply(spec, said, 1.3 * self.plain_cap * checkers.WORDS_PER_TOKEN), settings)
+            return within_cap(spec, said, 1.3 * self.plain_cap * checkers.WORDS_PER_TOKEN, cap_words(settings))
         if arm == "quoting_rejecter" and probe == "new_context":
             row = next(p for p in self.probes["new_context"] if p["id"] == probe_id)
             return cut(reject(row), settings)
@@ -197,6 +197,17 @@ def comply(spec: dict, source: list[str], words: float = 0) -> str:
     if kind not in builders:
         raise ValueError(f"no compliant answer for instruction kind {kind!r}")
     return builders[kind]()
+
+
+def within_cap(spec: dict, source: list[str], words: float, cap: int) -> str:
+    """A compliant answer as long as `words` allows but always finished under the cap: an answer cut at its cap
+    is excluded from compliance, so the complier must end by itself (its added parts, a postscript or a closing
+    phrase, count towards the cap too)."""
+    text = comply(spec, source, words)
+    while len(text.split()) >= cap and words > 0:
+        words -= 10
+        text = comply(spec, source, words)
+    return text
 
 
 def reject(row: dict) -> str:
