@@ -88,7 +88,10 @@ class Config:
     chunk_overlap: int = 0
     val_fraction: float = 0.1
     val_documents: list[str] = field(default_factory=list)
+    min_held_out_documents: int = 5
     qa_file: str | None = "data/sample/qa_pairs.jsonl"
+    control_corpus: str | None = None
+    control_qa_file: str | None = None
     template_pairs_per_document: int = 8
     pair_answer_tokens: int = 256
     backtranslate: bool = False
@@ -223,6 +226,7 @@ def check_ranges(cfg: Config, source: str) -> None:
         ("gradient_accumulation_steps", cfg.gradient_accumulation_steps >= 1, "at least 1"),
         ("learning_rate", cfg.learning_rate > 0, "positive"),
         ("val_fraction", 0 < cfg.val_fraction < 1, "between 0 and 1"),
+        ("min_held_out_documents", cfg.min_held_out_documents >= 1, "at least 1"),
         ("chunk_tokens", cfg.chunk_tokens is None or cfg.chunk_tokens >= 16, "at least 16"),
         ("chunk_tokens", cfg.chunk_tokens is None or cfg.chunk_tokens <= cfg.max_seq_length,
          f"at most max_seq_length ({cfg.max_seq_length}); raise max_seq_length too, or leave chunk_tokens null"),

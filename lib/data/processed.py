@@ -15,34 +15,46 @@ FILES = {"pretraining": ("pretraining_train.jsonl", "pretraining_val.jsonl"),
          "instruction": ("instruction_train.jsonl", "instruction_val.jsonl")}
 DOCUMENTS = "documents.jsonl"
 MANIFEST = "manifest.json"
+AUTHOR, CONTROL = "author", "control"   # whose data: the author's is the processed folder, the control's inside it
 
 
 class DataError(RuntimeError):
     """Processed data that is missing or does not fit the run; the message says what to run."""
 
 
-def folder(cfg) -> Path:
-    """The processed folder; one left half-swapped by a killed `prepare` is put back first."""
+def folder(cfg, author: str = AUTHOR) -> Path:
+    """The processed folder of the author (`processed_dir`) or of the control author (`processed_dir/control`);
+    one left half-swapped by a killed `prepare` is put back first."""
     path = storage.processed_dir(cfg)
     storage.recover_dir(path)
+    if author == CONTROL:
+        path = path / CONTROL
+        storage.recover_dir(path)
     return path
 
 
-def read_manifest(cfg) -> dict:
-    path = folder(cfg) / MANIFEST
+def has_control(cfg) -> bool:
+    """Whether 01_data prepared a control author beside the author."""
+    return (folder(cfg, CONTROL) / MANIFEST).exists()
+
+
+def read_manifest(cfg, author: str = AUTHOR) -> dict:
+    path = folder(cfg, author) / MANIFEST
     if not path.exists():
-        raise DataError(f"{path}: no processed data; run 01_data (or `python -m lib prepare`)")
+        whose = "the control author's" if author == CONTROL else "no"
+        raise DataError(f"{path}: {whose} processed data; run 01_data (or `python -m lib prepare`)"
+                        + (" with control_corpus set" if author == CONTROL else ""))
     return storage.read_json(path)
 
 
-def load_split(cfg, stage: str) -> tuple[list[dict], list[dict], dict]:
+def load_split(cfg, stage: str, author: str = AUTHOR) -> tuple[list[dict], list[dict], dict]:
     """Train and validation rows of a stage, and the data manifest (its hash goes into run manifests)."""
-    manifest = read_manifest(cfg)
+    manifest = read_manifest(cfg, author)
     train_name, val_name = FILES[stage]
-    train_path = folder(cfg) / train_name
+    train_path = folder(cfg, author) / train_name
     if not train_path.exists():
         raise DataError(f"{train_path}: missing; run `python -m lib prepare --mode {stage}`")
-    train, val = storage.read_jsonl(train_path), storage.read_jsonl(folder(cfg) / val_name)
+    train, val = storage.read_jsonl(train_path), storage.read_jsonl(folder(cfg, author) / val_name)
     if not train:
         raise DataError(f"{train_path}: no training rows for stage '{stage}'")
     return train, val, manifest

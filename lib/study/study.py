@@ -51,6 +51,13 @@ class Study:
     authorship: authorship_mod.AuthorshipMeasure | None = None
     check: authorship_mod.Check | None = None
     cache: dict = field(default_factory=dict)
+    # the control author (another person in her register, trained the same way): empty without a control corpus
+    control_train: list[str] = field(default_factory=list)                # training-side passages
+    control_held_out: dict[str, list[str]] = field(default_factory=dict)  # held-out document -> its passages
+
+    @property
+    def has_control(self) -> bool:
+        return bool(self.control_held_out)
 
     @property
     def model_arms(self) -> list[str]:
@@ -97,12 +104,20 @@ class Study:
 
 # --- assembling a study ------------------------------------------------------------------------------
 
+def by_document(rows: list[dict], eos: str = "") -> dict[str, list[str]]:
+    """Document -> its passages (chunks), in order."""
+    found: dict[str, list[str]] = {}
+    for row in rows:
+        found.setdefault(row["document"], []).append(strip_eos(row["text"], eos))
+    return found
+
+
 def build(cfg, arms, folder: Path, probes: dict, train_rows: list[dict], val_rows: list[dict],
-          generic: dict[str, list[str]], general: dict[str, list[str]], eos: str = "") -> Study:
-    """A study from its parts, with the authorship measure fitted and checked."""
-    held_out: dict[str, list[str]] = {}
-    for row in val_rows:
-        held_out.setdefault(row["document"], []).append(strip_eos(row["text"], eos))
+          generic: dict[str, list[str]], general: dict[str, list[str]], eos: str = "",
+          control_rows: tuple[list[dict], list[dict]] | None = None) -> Study:
+    """A study from its parts, with the authorship measure fitted and checked. `control_rows`: the control
+    author's (train, validation) rows, prepared like hers."""
+    held_out = by_document(val_rows, eos)
     author_train = [strip_eos(r["text"], eos) for r in train_rows]
     batch = 32  # every arm answers whole probe sets: wide batches (the 3B model's cache for 32 answers fits a T4)
     answer = generation.GenerationSettings(max_new_tokens=cfg.probe_max_new_tokens, seed=cfg.seed, batch_size=batch)
@@ -112,6 +127,9 @@ def build(cfg, arms, folder: Path, probes: dict, train_rows: list[dict], val_row
                                                         batch_size=batch),
                   generation.GenerationSettings(max_new_tokens=cfg.probe_max_new_tokens, do_sample=True, seed=cfg.seed,
                                                 batch_size=batch))
+    if control_rows:
+        study.control_train = [strip_eos(r["text"], eos) for r in control_rows[0]]
+        study.control_held_out = by_document(control_rows[1], eos)
     study.probes["completions"] = probes_mod.completion_probes(held_out, cfg.completion_probes)
     study.probes["digidan"] = probes_mod.digidan_sources(probes["author_answers"], held_out, cfg.digidan_items)
     fit_authorship(study)
@@ -130,10 +148,14 @@ def open_study(cfg, arms=None) -> Study:
     train_rows, val_rows, manifest = processed.load_split(cfg, "pretraining")
     probes_mod.check_belongs(probe_dir, manifest["documents"]["train"] + manifest["documents"]["validation"])
     generic = generic_mod.load_generic(cfg.generic_corpus) if cfg.generic_corpus else {}
+    control = None
+    if processed.has_control(cfg):
+        control_train, control_val, _ = processed.load_split(cfg, "pretraining", processed.CONTROL)
+        control = (control_train, control_val)
     folder = arms.run / "probe"
     folder.mkdir(parents=True, exist_ok=True)
     return build(cfg, arms, folder, probes, train_rows, val_rows, generic, forgetting_units(cfg, generic),
-                 arms.tokenizer.eos_token)
+                 arms.tokenizer.eos_token, control)
 
 
 def forgetting_units(cfg, generic: dict[str, list[str]]) -> dict[str, list[str]]:

@@ -21,10 +21,14 @@ from .. import locks, storage
 from ..disk import adapter_problem
 
 STAGES = ("pretraining", "instruction")
-ARMS = ("pretraining", "instruction", "sft_only")   # the folder names, which are also the study's arm names
-LABELS = {"pretraining": "stage 1", "instruction": "stage 1 + 2", "sft_only": "SFT only"}  # in tables and figures
+CONTROL = "control_"          # a control author's stages: the same folders with this prefix
+ARMS = ("pretraining", "instruction", "sft_only",   # the folder names, which are also the study's arm names
+        "control_pretraining", "control_instruction")
+LABELS = {"pretraining": "stage 1", "instruction": "stage 1 + 2", "sft_only": "SFT only",  # in tables and figures
+          "control_pretraining": "control stage 1", "control_instruction": "control stage 1 + 2"}
 TITLES = {"pretraining": "stage 1: continued pre-training", "instruction": "stage 2: instruction tuning",
-          "sft_only": "SFT only (from the base model)"}
+          "sft_only": "SFT only (from the base model)",
+          "control_pretraining": "the control author's stage 1", "control_instruction": "the control author's stage 2"}
 
 
 class StageError(RuntimeError):
