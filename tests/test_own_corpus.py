@@ -1,5 +1,5 @@
 """Bringing your own corpus: a Gutenberg-style book with everything a real one carries, a PDF with running
-headers, the split preview, the template questions, and the README's worked example on a real book."""
+headers, the split preview, the template questions, and the worked example on a real book in docs/corpus.md."""
 
 import json
 import re
@@ -232,11 +232,11 @@ def test_the_samples_compare_prompts_warn_with_your_corpus(tmp_path):
         sample.warn(own.replace(compare_prompts=str(tmp_path / "q.txt")), "compare_prompts")
 
 
-# --- the README's worked example -------------------------------------------------------------------------
+# --- the worked example in docs/corpus.md ----------------------------------------------------------------
 
-def readme_example() -> dict:
-    """The flags of the worked example in the README's walkthrough (its `prepare --dry-run` line)."""
-    text = (ROOT / "README.md").read_text()
+def walkthrough_example() -> dict:
+    """The flags of the worked example in docs/corpus.md's walkthrough (its `prepare --dry-run` line)."""
+    text = (ROOT / "docs" / "corpus.md").read_text()
     section = text[text.index("## Your own corpus, step by step"):]
     block = re.search(r"```bash\n(.*?)```", section, re.S).group(1).replace("\\\n", " ")
     command = re.search(r"python -m lib prepare --dry-run (.+)", block)
@@ -246,10 +246,10 @@ def readme_example() -> dict:
 
 
 @needs_shared
-def test_the_readme_pattern_splits_the_chesterton_book_into_its_essays():
+def test_the_walkthrough_pattern_splits_the_chesterton_book_into_its_essays():
     from lib.data import preview
 
-    flags = readme_example()
+    flags = walkthrough_example()
     assert flags["corpus"] == "../shared/corpora/chesterton/11505.txt"
     cfg = config.load_config(ROOT / "config.yaml", corpus=str(ROOT / flags["corpus"]),
                              split_pattern=flags["split_pattern"], strip_gutenberg=flags["strip_gutenberg"])
@@ -266,7 +266,7 @@ def test_the_readme_pattern_splits_the_chesterton_book_into_its_essays():
     cleaned, _ = cleaning.clean_corpus(docs)
     assert all(len(d.text) > 3000 for d in cleaned)
     assert cleaned[0].text.startswith("I cannot understand the people who take literature seriously")
-    # what the README says of the same pattern without strip_gutenberg: the furniture shows up, flagged
+    # what docs/corpus.md says of the same pattern without strip_gutenberg: the furniture shows up, flagged
     unstripped = corpus.from_config(cfg.replace(strip_gutenberg=False), verbose=False)
     flagged = [r["document"] for r in preview.rows(unstripped) if r["looks like"]]
     assert any("contents" in name for name in flagged) and any("license" in name for name in flagged), flagged
