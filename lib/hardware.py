@@ -25,7 +25,7 @@ class Profile:
     compile: bool = False          # torch.compile the decoder layers (lib/speedups.py)
 
 
-# Chosen from bench/train_matrix.py on an H200 (2026-11-24, Llama-3.2-3B shape; README, performance section).
+# Chosen from bench/train_matrix.py on an H200 (2026-11-24, Llama-3.2-3B shape; docs/performance.md).
 PROFILES = {
     "t4": Profile("t4", 4, True, "16 GB, no bf16: fp16, 4-bit, 4 sequences per step (~6 GiB at 2048)", "fp16", True,
                   compile=True),

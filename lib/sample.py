@@ -39,7 +39,7 @@ def in_use(cfg, key: str) -> bool:
 
 def message(cfg, key: str, action: str = "are used") -> str:
     return (f"{key}: {FILES[key]} holds the sample author's questions, but corpus is yours ({cfg.corpus}); "
-            f"they {action}. To fit your author: {YOURS[key]} (README: Your own corpus, step by step)")
+            f"they {action}. To fit your author: {YOURS[key]} (docs/corpus.md: Your own corpus, step by step)")
 
 
 def warn(cfg, *keys: str) -> list[str]:

@@ -2,7 +2,7 @@
 
 Formats
 - `complete_corpus.txt`: documents one after another, each opened by a marker line
-  `=== DOCUMENT: [Category] file_name.txt ===` (see README). Nothing may stand before the first marker.
+  `=== DOCUMENT: [Category] file_name.txt ===` (docs/corpus.md). Nothing may stand before the first marker.
 - A folder of `.txt .md .tex .docx .pdf` files; a file's category is the name of its sub-folder
   (files at the top take the folder's own name).
 - One long file (or each file of a folder) cut into documents at heading lines matching `split_pattern`.

@@ -12,7 +12,7 @@ author's held-out documents, specificity on windows of generic authors held out 
 authors, not just documents, so it must recognise the author rather than remember the others). Below
 `FIT` on either, it is unfit for this corpus and the report says so.
 
-What the check cannot see, and known truth showed (README, "Does the study measure what it claims?"): a model
+What the check cannot see, and known truth showed (docs/validity.md, "Does the study measure what it claims?"): a model
 tuned on *another* essayist is called the author's far more often than the base model, and with a generic side
 of novels 29% of Chesterton's essays are called Schopenhauer's. The measure tells "an essayist" more than "her",
 so everything built on it is exploratory (`NOT_VALIDATED` says so in the report) until it passes a placebo in
@@ -37,7 +37,7 @@ AUTHOR = "author"
 BASE_DISTANCE = "base distance"
 NOT_FITTED = "not fitted"   # too little text of a side at the scoring length: every text is excluded, nothing scored
 NOT_VALIDATED = ("exploratory: on known truth a model tuned on another essayist was called the author's far more "
-                 "often than the base model (README, 'Does the study measure what it claims?'); ")
+                 "often than the base model (docs/validity.md, 'Does the study measure what it claims?'); ")
 
 
 def windows(text: str, words: int) -> list[str]:

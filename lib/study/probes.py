@@ -24,7 +24,7 @@ REQUIRED_FIELDS = {"instructions": ("id", "question", "instruction", "check"),
 MAY_BE_EMPTY = ("new_context", "author_answers")   # only the author can write them: a drafted set leaves them empty
 MANIFEST = "PROBES.json"
 CONTEXT = 'Here is something I wrote recently:\n"{statement}"\n\n{question}'  # a new-context probe's prompt
-# What the study is sized for (power: see README, "The probe study"); fewer is allowed, and reported.
+# What the study is sized for (power: docs/study.md, "Intervals and their coverage"); fewer is allowed, and reported.
 RECOMMENDED = {"questions": 34, "digidan": 50, "per_instruction_kind": 4, "completions": 34}
 
 

@@ -172,8 +172,8 @@ def check_html(check, reason: str = "") -> str:
                if reason else "<b class='warn'>Unfit: it fails its own check; read nothing into its measures.</b>")
     verdict += (" <span class='warn'>Either way its measures are exploratory: its own check uses authors of other "
                 "registers, and on known truth a model tuned on another essayist was called the author's far more "
-                "often than the base model (README, <i>Does the study measure what it claims?</i>). It tells an "
-                "essayist's voice, not hers, until it passes a placebo in her register.</span>")
+                "often than the base model (docs/validity.md, <i>Does the study measure what it claims?</i>). "
+                "It tells an essayist's voice, not hers, until it passes a placebo in her register.</span>")
     return (f"<p>Mode: <b>{html.escape(check.mode)}</b>. On text it never saw, at {check.words} words: sensitivity "
             f"{cell(check.sensitivity.as_dict())} (the author's held-out documents), specificity "
             f"{cell(check.specificity.as_dict())} (held-out generic authors: "

@@ -1,4 +1,4 @@
-"""Faster LoRA training steps that keep what is learned: each measured in bench/ (README, performance).
+"""Faster LoRA training steps that keep what is learned: each measured in bench/ (docs/performance.md).
 
 - torch.compile of each decoder layer (`torch_compile` in the configuration): fuses the norms, rotary
   embeddings, SwiGLU, LoRA dropout and additions into fewer kernels, and lets flex attention skip the
