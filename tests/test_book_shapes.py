@@ -265,3 +265,14 @@ def test_the_nested_repeat_from_the_field_report_splits_the_book(tmp_path):
     path, _ = book_with_a_long_capitals_line(tmp_path / "book.txt")
     docs = corpus.load_corpus(path, split_pattern=r"^([A-Z]+[ ,.]*)+$", verbose=False)
     assert [d.heading for d in docs] == ["ON STORIES", "ON RIGHTS"]
+
+
+def test_a_drop_sections_pattern_that_backtracks_is_stopped_naming_the_heading(tmp_path):
+    path = tmp_path / "book.txt"
+    heading = "ON SURROGATES, STORIES AND RIGHTS OF PATIENTS 1897"
+    path.write_text(f"ON NOISE\n\n\n{prose(4)}\n\n\n\n{heading}\n\n\n{prose(4, 1)}\n")
+    with pytest.raises(corpus.CorpusError) as caught:
+        corpus.load_corpus(path, split_pattern="^ON .+$", drop_sections="^([A-Z]|[A-Z ,.])+$", verbose=False)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: drop_sections '^([A-Z]|[A-Z ,.])+$' was stopped after 1 s on "
+                              f"line {path.read_text().split(chr(10)).index(heading) + 1} ")

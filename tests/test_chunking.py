@@ -113,3 +113,13 @@ def test_texts_are_counted_in_slices_with_the_same_counts(tiny_tokenizer):
     counts = chunking.batch_count(recording, texts)
     assert recording.most == chunking.BATCH_TEXTS
     assert counts == [len(ids) for ids in tiny_tokenizer(texts, add_special_tokens=False)["input_ids"]]
+
+
+def test_a_long_loop_shows_a_progress_bar(tiny_tokenizer, sample_docs, monkeypatch, capsys):
+    from lib.data import progress
+
+    chunking.chunk_corpus(sample_docs[:2], tiny_tokenizer, 256)
+    assert "chunking" not in capsys.readouterr().err, "a loop of a moment shows no bar"
+    monkeypatch.setattr(progress, "AFTER", 0.0)  # as if the loop had run past its few seconds
+    chunking.chunk_corpus(sample_docs[:2], tiny_tokenizer, 256)
+    assert "chunking" in capsys.readouterr().err

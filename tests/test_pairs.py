@@ -162,3 +162,14 @@ def test_the_case_folding_covers_every_character_re_ignorecase_matches_to_a_to_z
 
     folded = [chr(c) for c in range(128, sys.maxunicode + 1) if re.fullmatch("[a-z]", chr(c), re.I)]
     assert all(c.translate(pairs.FOLD).lower() in "abcdefghijklmnopqrstuvwxyz" for c in folded), folded
+
+
+def test_a_question_file_in_utf16_is_read_with_its_mark_and_named_without(docs, tmp_path):
+    line = '{"question": "Is a prediction an endorsement?", "answer": "No, it is not.", ' \
+           '"document": "the_preference_predictor.txt"}\r\n'
+    path = tmp_path / "qa.jsonl"
+    path.write_bytes(line.encode("utf-16"))  # a Windows editor's "Unicode"
+    assert pairs.researcher_pairs(path, docs)[0]["answer"] == "No, it is not."
+    path.write_bytes(line.encode("utf-16-le"))
+    with pytest.raises(PairsError, match=rf"^{re.escape(str(path))}: UTF-16 text without a byte-order mark"):
+        pairs.researcher_pairs(path, docs)

@@ -283,7 +283,7 @@ def split_by_headings(doc: Document, pattern: str, drop_sections: str | None = N
     lines = headings.lines_in(original, found) if original is not None else [s.line for s in found]
     docs, used = [], Counter()
     for section, line in zip(found, lines):
-        if drop and dropped(doc, section, drop, drop_sections):
+        if drop and dropped(doc, section, line, drop, drop_sections):
             counts["dropped_sections"] += 1
             counts["dropped_section_chars"] += len(section.body)
             continue
@@ -300,14 +300,14 @@ def split_by_headings(doc: Document, pattern: str, drop_sections: str | None = N
     return docs
 
 
-def dropped(doc: Document, section: headings.Section, drop: regex.Pattern, pattern: str) -> bool:
+def dropped(doc: Document, section: headings.Section, line: int, drop: regex.Pattern, pattern: str) -> bool:
     """`drop_sections` matches the heading as the preview shows it, or as the file writes it, in any case."""
     try:
         return any(drop.search(h, timeout=headings.SECONDS) for h in (headings.readable_title(section.heading),
                                                                         section.heading))
     except TimeoutError:
-        raise too_slow(doc, "drop_sections", pattern, headings.SlowPattern(section.line, section.heading),
-                       None) from None
+        raise too_slow(doc, "drop_sections", pattern,
+                       headings.SlowPattern(line, section.heading, headings.SECONDS), None) from None
 
 
 def too_slow(doc: Document, key: str, pattern: str, slow: headings.SlowPattern, original: str | None) -> CorpusError:
@@ -316,9 +316,10 @@ def too_slow(doc: Document, key: str, pattern: str, slow: headings.SlowPattern, 
     if original is not None:  # the line in the file, not in the text left after strip_gutenberg
         lines = original.replace("\r\n", "\n").split("\n")
         line = next((i + 1 for i, text in enumerate(lines) if text == slow.text), line)
-    return CorpusError(f"{doc.source}: {key} {pattern!r} was stopped after {headings.SECONDS:g} s on line {line} "
-                       f"({slow.text.strip()[:60]!r}): it backtracks catastrophically (a repeat inside a repeat, "
-                       "like ([A-Z]+[ ,.]*)+); repeat one set of characters instead, e.g. '^[A-Z][A-Z ,.]*$'")
+    return CorpusError(f"{doc.source}: {key} {pattern!r} was stopped after {slow.seconds:.2g} s on line {line} "
+                       f"({slow.text.strip()[:60]!r}): it backtracks catastrophically (a repeat of alternatives "
+                       "that overlap, like ([A-Z]|[A-Z ,.])+); repeat one set of characters instead, e.g. "
+                       "'^[A-Z][A-Z ,.]*$'")
 
 
 def _strip_boilerplate(doc: Document, counts: Counter) -> Document:

@@ -37,9 +37,9 @@ FOOTNOTE_MARKS = re.compile(r"(?<=\S)[ \t]?(?:\[(?:\d{1,3}|[*a-z\u2020\u2021])\]
 class SlowPattern(ValueError):
     """`split_pattern` or `drop_sections` ran out of time (catastrophic backtracking) on a line."""
 
-    def __init__(self, line: int, text: str):
+    def __init__(self, line: int, text: str, seconds: float):
         super().__init__(f"line {line}")
-        self.line, self.text = line, text
+        self.line, self.text, self.seconds = line, text, seconds
 
 
 @dataclass
@@ -70,16 +70,18 @@ def heading_lines(text: str, heading: regex.Pattern) -> list[regex.Match]:
         return start_ok and end_ok and bool(m.group(0).strip())
 
     found: list[regex.Match] = []
+    reached = 0
     try:
         for m in heading.finditer(text, timeout=time_limit(text)):
+            reached = m.end()
             if whole(m):
                 found.append(m)
     except TimeoutError:
-        raise slowest_line(text, heading, found[-1].end() if found else 0) from None
+        raise slowest_line(text, heading, text.rfind("\n", 0, reached) + 1, time_limit(text)) from None
     return found
 
 
-def slowest_line(text: str, heading: regex.Pattern, start: int) -> SlowPattern:
+def slowest_line(text: str, heading: regex.Pattern, start: int, seconds: float) -> SlowPattern:
     """The line after `start` that the pattern cannot get through quickly (or the slowest, to name one)."""
     import time
 
@@ -90,12 +92,12 @@ def slowest_line(text: str, heading: regex.Pattern, start: int) -> SlowPattern:
         try:
             heading.match(line, timeout=SECONDS / 4)
         except TimeoutError:
-            return SlowPattern(line_no, line)
+            return SlowPattern(line_no, line, seconds)
         slowest = max(slowest, (time.process_time() - began, line_no, line))
         line_no += 1
         if began > until:
             break
-    return SlowPattern(slowest[1], slowest[2])
+    return SlowPattern(slowest[1], slowest[2], seconds)
 
 
 def plain_heading(heading: str) -> str:
@@ -218,8 +220,8 @@ def epigraph_tail(body: str, strict: bool = False, alone: bool = False) -> str:
     heading). The longest such tail wins, so a poem of three stanzas moves whole. `strict` (before the first
     heading, where a title page stands) takes only what is quoted, attributed or reads as verse."""
     stripped = body.rstrip()
-    near = len(stripped) - EPIGRAPH_CHARS - 200
-    starts = [gap.end() for gap in WIDE_GAP.finditer(stripped, max(0, near)) if stripped[: gap.start()].strip()]
+    near, text_from = len(stripped) - EPIGRAPH_CHARS - 200, len(stripped) - len(stripped.lstrip())
+    starts = [gap.end() for gap in WIDE_GAP.finditer(stripped, max(0, near)) if text_from < gap.start()]
     if alone and stripped.strip() and len(stripped.strip()) <= EPIGRAPH_CHARS:
         starts.insert(0, len(body) - len(body.lstrip("\n")))
     for start in starts:

@@ -21,6 +21,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
 
+from . import corpus
 from .chunking import chunk_text
 from .corpus import Document
 from .progress import progress
@@ -224,9 +225,9 @@ def researcher_pairs(path: str | Path, docs: list[Document]) -> list[dict]:
 
 def read_qa_file(path: Path) -> list[dict]:
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise PairsError(f"{path}: not valid UTF-8 text") from None
+        text = corpus.read_text(path)  # UTF-8, or UTF-16/32 with a byte-order mark, as the corpus
+    except corpus.CorpusError as exc:
+        raise PairsError(str(exc)) from None
     if path.suffix.lower() == ".csv":
         rows = list(csv.DictReader(text.splitlines()))
         where = "row"
