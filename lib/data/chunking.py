@@ -62,10 +62,12 @@ def chunk_text(text: str, tokenizer, max_tokens: int, overlap: int = 0) -> list[
         chunks.append(current)
     out = []
     i = 0
+    joined = [c for c in chunks if len(c) > 1]  # a lone piece's count is exact already; the rest in one batch
+    exact = {id(c): n for c, n in zip(joined, batch_count(tokenizer, [join(c) for c in joined]))}
     while i < len(chunks):  # the estimate is an upper bound in practice; check exactly all the same
         chunk = chunks[i]
         body = join(chunk)
-        n = (chunk[0].tokens if len(chunk) == 1 else count(tokenizer, body)) + overhead  # a piece's count is exact
+        n = (chunk[0].tokens if len(chunk) == 1 else exact[id(chunk)]) + overhead
         while n > max_tokens and len(chunk) > 1:
             moved = chunk.pop()
             chunks.insert(i + 1, [Piece(moved.text, "\n\n", moved.tokens)])
@@ -76,6 +78,7 @@ def chunk_text(text: str, tokenizer, max_tokens: int, overlap: int = 0) -> list[
     return out
 
 
+@functools.lru_cache(maxsize=8)
 def special_overhead(tokenizer) -> int:
     """Tokens the trainer adds around a text: BOS from the tokenizer, EOS from the chunk itself."""
     with_special = len(tokenizer("x")["input_ids"])
