@@ -16,6 +16,7 @@ from .progress import progress
 
 INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))  # zero-width, soft hyphen
 SPACES = {ord(c): " " for c in "\u00a0\u2002\u2003\u2009\u202f\u3000"}
+ODD_SPACE = re.compile("[" + "".join(map(chr, [*INVISIBLE, *SPACES])) + "]")
 SUPERSCRIPTS = "\u00b9\u00b2\u00b3\u2070\u2074\u2075\u2076\u2077\u2078\u2079"
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # NUL, form feed, DEL, C1: never prose
 
@@ -71,6 +72,8 @@ def summarise(report: dict) -> str:
 # --- the steps ----------------------------------------------------------------------------------------
 
 def normalise_unicode(text: str) -> tuple[str, Counter]:
+    if unicodedata.is_normalized("NFC", text) and not ODD_SPACE.search(text):  # most text: nothing to do
+        return text, Counter(unicode_fixes=0)
     before = text
     text = unicodedata.normalize("NFC", text).translate(INVISIBLE).translate(SPACES)
     changed = sum(a != b for a, b in zip(before, text)) + abs(len(before) - len(text))
