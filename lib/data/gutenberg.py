@@ -132,7 +132,8 @@ def opens_entry(lines: list[str], start: int) -> bool:
     """The paragraph at `start` is titles only, or opens with a title in capitals or with a page number."""
     end = next((j for j in range(start, len(lines)) if not lines[j].strip()), len(lines))
     first = lines[start]
-    return not any(is_prose(line) for line in lines[start:end]) or first.strip().isupper() or bool(LEADER.search(first))
+    titles_only = not any(is_prose(line) for line in lines[start:end])
+    return titles_only or first.strip().isupper() or bool(LEADER.search(first))
 
 
 def is_prose(line: str) -> bool:
