@@ -232,6 +232,7 @@ def check_ranges(cfg: Config, source: str) -> None:
          f"at most max_seq_length ({cfg.max_seq_length}); raise max_seq_length too, or leave chunk_tokens null"),
         ("chunk_overlap", 0 <= cfg.chunk_overlap < cfg.effective_chunk_tokens // 2,
          "at least 0 and under half of chunk_tokens"),
+        ("max_steps", cfg.max_steps == -1 or cfg.max_steps >= 1, "-1 (no limit) or at least 1"),
         ("logging_steps", cfg.logging_steps >= 1, "at least 1"),
         ("digidan_samples", cfg.digidan_samples >= 1, "at least 1"),
         ("retrieval_top_k", cfg.retrieval_top_k >= 1, "at least 1"),

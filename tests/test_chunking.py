@@ -75,3 +75,51 @@ def test_overlap_repeats_the_tail_of_the_previous_chunk(tiny_tokenizer, sample_d
 def test_too_small_a_limit_is_an_error(tiny_tokenizer):
     with pytest.raises(ValueError, match="no room"):
         chunking.chunk_text("text", tiny_tokenizer, 5)
+
+
+class Recording:
+    """The real tokenizer, noting the longest text and the most texts it was handed at once."""
+
+    def __init__(self, tokenizer):
+        self.tokenizer, self.longest, self.most = tokenizer, 0, 0
+
+    def __call__(self, texts, **kwargs):
+        batch = [texts] if isinstance(texts, str) else texts
+        self.longest = max([self.longest, *map(len, batch)])
+        self.most = max(self.most, len(batch))
+        return self.tokenizer(texts, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.tokenizer, name)
+
+
+def test_a_huge_paragraph_with_no_sentence_end_is_never_tokenised_whole(tiny_tokenizer):
+    """Memory follows the chunk, not the paragraph: a run-on paragraph of ~1 MB is cut into chunks of whole
+    words without the tokenizer ever seeing more than a chunk's worth of characters, or all its words at once."""
+    words = "the surrogate reads a life and not an afternoon of it".split()
+    text = " ".join(f"{words[i % len(words)]}{i % 3000}" for i in range(120_000))
+    recording = Recording(tiny_tokenizer)
+    chunks = chunking.chunk_text(text, recording, 256)
+    assert recording.longest <= chunking.char_bound(tiny_tokenizer, 256 - chunking.special_overhead(tiny_tokenizer))
+    assert recording.most <= chunking.BATCH_TEXTS
+    eos = tiny_tokenizer.eos_token
+    assert all(n <= 256 for _, n in chunks)
+    assert " ".join(c[: -len(eos)] for c, _ in chunks) == text, "every word kept, in order"
+
+
+def test_texts_are_counted_in_slices_with_the_same_counts(tiny_tokenizer):
+    texts = [f"word{i} " * (i % 7 + 1) for i in range(3000)]
+    recording = Recording(tiny_tokenizer)
+    counts = chunking.batch_count(recording, texts)
+    assert recording.most == chunking.BATCH_TEXTS
+    assert counts == [len(ids) for ids in tiny_tokenizer(texts, add_special_tokens=False)["input_ids"]]
+
+
+def test_a_long_loop_shows_a_progress_bar(tiny_tokenizer, sample_docs, monkeypatch, capsys):
+    from lib.data import progress
+
+    chunking.chunk_corpus(sample_docs[:2], tiny_tokenizer, 256)
+    assert "chunking" not in capsys.readouterr().err, "a loop of a moment shows no bar"
+    monkeypatch.setattr(progress, "AFTER", 0.0)  # as if the loop had run past its few seconds
+    chunking.chunk_corpus(sample_docs[:2], tiny_tokenizer, 256)
+    assert "chunking" in capsys.readouterr().err

@@ -84,3 +84,11 @@ def test_sample_corpus_cleaning_finds_what_was_planted():
     for doc in cleaned:
         assert "[Footnote" not in doc.text and "{" not in doc.text and "-\n" not in doc.text
         assert "\n\n\n" not in doc.text and not doc.text.startswith(" ")
+
+
+def test_nul_and_other_control_characters_are_removed_and_counted():
+    raw = "A line\x00 with a NUL.\x07\n\nA form\x0cfeed, a DEL\x7f and a C1 \x93quote\x94.\tTab stays.\n"
+    text, report = clean(raw)
+    assert text == "A line with a NUL.\n\nA form feed, a DEL and a C1 quote. Tab stays.\n"  # the feed: a line end
+    assert report["control_characters"] == 6
+    assert not cleaning.CONTROL.search(text)

@@ -146,3 +146,44 @@ def test_null_reaches_a_notebook_as_null_not_as_keep_the_default():
     assert params == {"qa_file": "null", "max_seq_length": 256}
     cfg = config_cell(next(p for p in NOTEBOOKS if p.stem == "01_data"), **params)
     assert cfg.qa_file is None and cfg.max_seq_length == 256
+
+
+# --- the data stage's bad input, each in one line -------------------------------------------------------
+
+def test_max_steps_below_one_is_refused_before_anything_runs(capsys, tmp_path):
+    code, _, err = run_cli(capsys, "prepare", "--model", "tiny", "--max_steps", "0", "--processed_dir",
+                           str(tmp_path / "p"))
+    assert code == 2 and not (tmp_path / "p").exists()
+    assert err.strip().splitlines() == ["error: override: 'max_steps' must be -1 (no limit) or at least 1, got 0"]
+
+
+def test_prepare_prints_the_cleaning_table(capsys, tmp_path):
+    code, out, err = run_cli(capsys, "prepare", "--model", "tiny", "--max_seq_length", "256", "--qa_file", "null",
+                             "--processed_dir", str(tmp_path / "p"))
+    assert code == 0, err
+    header = next(line for line in out.splitlines() if "chars_before" in line)
+    assert header.split()[:3] == ["category", "chars_before", "chars_after"] and "footnote_blocks" in header
+    assert any(line.startswith("narrative_self.txt ") for line in out.splitlines())
+
+
+def test_a_non_utf8_file_name_and_a_lone_surrogate_are_one_line_each(capsys, tmp_path):
+    import os
+
+    root = tmp_path / "corpus"
+    root.mkdir()
+    (root / "a.txt").write_text("The first essay. " * 30)
+    with open(os.path.join(os.fsencode(root), b"caf\xe9.txt"), "w") as fh:
+        fh.write("The second essay. " * 30)
+    code, _, err = run_cli(capsys, "prepare", "--model", "tiny", "--corpus", str(root), "--qa_file", "null",
+                           "--processed_dir", str(tmp_path / "p"))
+    assert code == 2 and err.strip().splitlines() == [
+        f"error: {root}/caf\\xe9.txt: the file name is not valid UTF-8 (it becomes the document's name); rename the "
+        "file"]
+    os.rename(os.path.join(os.fsencode(root), b"caf\xe9.txt"), root / "b.txt")
+    qa = tmp_path / "qa.jsonl"
+    qa.write_text('{"question": "Why?", "answer": "Because.", "document": "a.txt"}\n'
+                  '{"question": "And \\udc00?", "answer": "Because.", "document": "b.txt"}\n')
+    code, _, err = run_cli(capsys, "prepare", "--model", "tiny", "--corpus", str(root), "--qa_file", str(qa),
+                           "--processed_dir", str(tmp_path / "p"))
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert err.startswith(f"error: {qa}: line 2: the 'question' holds a lone surrogate (\\udc00")

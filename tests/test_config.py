@@ -65,3 +65,13 @@ def test_missing_file_and_bad_yaml(tmp_path):
     bad.write_text("model: [unclosed\n")
     with pytest.raises(config.ConfigError, match="not valid YAML"):
         config.load_config(bad)
+
+
+@pytest.mark.parametrize("steps", [0, -2, -100])
+def test_max_steps_below_one_is_refused_at_once(steps):
+    """0 would train one step and save a "finished" stage; -1 alone means no limit."""
+    with pytest.raises(config.ConfigError, match=r"'max_steps' must be -1 \(no limit\) or at least 1, got "
+                                                 f"{steps}"):
+        config.load_config(ROOT / "config.yaml", max_steps=steps)
+    assert config.load_config(ROOT / "config.yaml", max_steps=-1).max_steps == -1
+    assert config.load_config(ROOT / "config.yaml", max_steps=1).max_steps == 1

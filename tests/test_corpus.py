@@ -195,3 +195,75 @@ def test_real_corpora_come_out_clean(name, split):
         assert {"10714-on-style.txt", "10732-on-noise.txt", "10739-free-will-and-fatalism.txt"} <= names
         assert sum(r.get("footnote_blocks", 0) for r in reports) > 20
         assert len(cleaned) > 25
+
+
+# --- markers written wrong, line endings, encodings, file names -----------------------------------------
+
+@pytest.mark.parametrize("wrong", ["=== DOCUMENT: [Mind] b.txt ==", "==== DOCUMENT: [Mind] b.txt ===",
+                                   " === DOCUMENT: [Mind] b.txt ===", "=== Document: [Mind] b.txt ==="])
+def test_a_marker_after_the_first_written_wrong_is_an_error_naming_its_line(tmp_path, wrong):
+    """Read as text, it would merge two documents and teach the marker line, file name and all."""
+    path = tmp_path / "complete_corpus.txt"
+    path.write_text(f"=== DOCUMENT: [Ethics] a.txt ===\nFirst text.\n\nMore of it.\n{wrong}\nSecond text.\n"
+                    "=== DOCUMENT: [Mind] c.txt ===\nThird text.\n")
+    with pytest.raises(CorpusError) as caught:
+        corpus.load_corpus(path, verbose=False)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: line 5 looks like a document marker but is not one")
+    assert wrong.strip() in message and "'=== DOCUMENT: [Category] file_name.txt ===' on a line of its own" in message
+
+
+def test_lone_carriage_returns_end_lines_and_cannot_hide_a_marker(tmp_path):
+    path = tmp_path / "complete_corpus.txt"
+    path.write_bytes(b"=== DOCUMENT: [Ethics] a.txt ===\rFirst text.\r\rMore of it.\r"
+                     b"=== DOCUMENT: [Mind] b.txt ===\rSecond text.\r=== DOCUMENT: [Mind] c.txt ===\r\nThird.\r\n")
+    docs = corpus.load_corpus(path, verbose=False)
+    assert [d.name for d in docs] == ["a.txt", "b.txt", "c.txt"]
+    cleaned, reports = cleaning.clean_corpus(docs)
+    assert [d.text for d in cleaned] == ["First text.\n\nMore of it.\n", "Second text.\n", "Third.\n"]
+    assert reports[0]["line_endings"] == 2, "a lone CR is counted with the line endings it is"
+    wrong = tmp_path / "wrong.txt"
+    wrong.write_bytes(b"=== DOCUMENT: [Ethics] a.txt ===\rFirst text.\r=== DOCUMENT: [Mind] b.txt ==\rSecond.\r")
+    with pytest.raises(CorpusError, match=r"wrong\.txt: line 3 looks like a document marker"):
+        corpus.load_corpus(wrong, verbose=False)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32"])
+def test_text_with_a_byte_order_mark_in_utf16_or_utf32_is_read(tmp_path, encoding):
+    path = tmp_path / "essay.txt"
+    text = "Caf\u00e9 society and the narrative self \u2014 a note.\n"
+    data = text.encode(encoding)
+    path.write_bytes(data if encoding != "utf-16-be" else b"\xfe\xff" + data)
+    [doc] = corpus.load_corpus(path, verbose=False)
+    assert doc.text == text
+
+
+def test_utf16_without_a_byte_order_mark_is_named_as_utf16(tmp_path):
+    path = tmp_path / "essay.txt"
+    path.write_bytes("Plain words from a Windows editor.\r\n".encode("utf-16-le"))
+    with pytest.raises(CorpusError) as caught:
+        corpus.load_corpus(path, verbose=False)
+    assert str(caught.value) == (f"{path}: UTF-16 text without a byte-order mark (every other byte is 0); re-save "
+                                 "it as UTF-8")
+
+
+def test_a_file_name_that_is_not_utf8_is_named_and_refused(tmp_path):
+    import os
+
+    root = tmp_path / "corpus"
+    (root / "Letters").mkdir(parents=True)
+    (root / "Letters" / "ok.txt").write_text("A letter.")
+    with open(os.path.join(os.fsencode(root / "Letters"), b"caf\xe9.txt"), "w") as fh:
+        fh.write("Another letter.")
+    with pytest.raises(CorpusError) as caught:
+        corpus.load_corpus(root, verbose=False)
+    message = str(caught.value)
+    assert message.startswith(f"{root}/Letters/caf\\xe9.txt: the file name is not valid UTF-8") and "rename" in message
+    message.encode("utf-8")  # printable as it is
+
+
+def test_a_marker_holding_a_nul_byte_is_refused(tmp_path):
+    path = tmp_path / "c.txt"
+    path.write_text("=== DOCUMENT: [A] a.txt ===\ntext\n=== DOCUMENT: [A] b\x00.txt ===\nmore\n")
+    with pytest.raises(CorpusError, match=r"c\.txt: line 3: the marker holds a control character"):
+        corpus.load_corpus(path, verbose=False)

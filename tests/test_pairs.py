@@ -1,4 +1,5 @@
 import json
+import re
 
 import pytest
 
@@ -112,3 +113,63 @@ def test_chat_rows_use_the_prompt_completion_format(docs):
     row = pairs.to_chat(pairs.pair("Q?", "A.", docs[0], "template"), system_prompt="Be brief.")
     assert row["prompt"] == [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Q?"}]
     assert row["completion"] == [{"role": "assistant", "content": "A."}]
+
+
+@pytest.mark.parametrize("line, message", [
+    ('{"question": "Why \\ud83d?", "answer": "Because."}', r"line 1: the 'question' holds a lone surrogate \(\\ud83d"),
+    ('{"question": "Why?", "answer": "Be\\u0000cause."}', r"line 1: the 'answer' holds the control character U\+0000"),
+])
+def test_text_no_training_file_can_hold_is_named_with_its_file_and_line(docs, tmp_path, line, message):
+    path = tmp_path / "qa.jsonl"
+    path.write_text(line + "\n")
+    with pytest.raises(PairsError, match=rf"^{re.escape(str(path))}: {message}"):
+        pairs.researcher_pairs(path, docs)
+
+
+def old_counts(term, texts):
+    """The definition `article_counts` must agree with: each term's own `re.finditer` over every text."""
+    pattern = re.compile(rf"\b{re.escape(term)}\b", re.I)
+    after = total = 0
+    for text in texts:
+        for m in pattern.finditer(text):
+            total += 1
+            before = text[max(0, m.start() - 12): m.start()].lower().split()
+            after += bool(before) and before[-1] in pairs.DETERMINERS
+    return after, total
+
+
+def test_with_articles_in_one_pass_agrees_with_each_terms_own_search(docs):
+    """The one-pass index must find exactly what the per-term regex finds: case folded as re.I does (the long
+    s, the Kelvin sign, dotted and dotless i), hyphens and apostrophes in terms, runs of a term that overlap,
+    words that merely contain the term, a long word or spaces in the 12 characters before it."""
+    texts = [d.text for d in docs] + [
+        "The self-evident truth. A self. The Self of selves, my self-love, their selfhood, the SELF.",
+        "The \u017felf, the \u212aing, a king, the \u0130dea, an \u0131dea, the idea, ideas.",
+        "x-x-x-x and the x-x, a x-x-x; the don't and don'ts, a don't.",
+        "Supercalifragilistic egg, the          egg, an egg, eggs, egg2, _egg_, the egg.",
+    ]
+    terms = {"self", "self-evident", "king", "idea", "x-x", "don't", "egg", "narrative self", "surrogate",
+             "checklist", "narrative", "the", "patient"}
+    expected = {t: old_counts(t, texts) for t in terms}
+    assert pairs.article_counts(terms, texts) == expected
+    assert pairs.with_articles(terms, texts) == {t: f"the {t}" if n and a / n >= 0.6 else t
+                                                 for t, (a, n) in expected.items()}
+    assert pairs.with_article("egg", texts) == "egg" and pairs.with_article("patient", texts) == "the patient"
+
+
+def test_the_case_folding_covers_every_character_re_ignorecase_matches_to_a_to_z():
+    import sys
+
+    folded = [chr(c) for c in range(128, sys.maxunicode + 1) if re.fullmatch("[a-z]", chr(c), re.I)]
+    assert all(c.translate(pairs.FOLD).lower() in "abcdefghijklmnopqrstuvwxyz" for c in folded), folded
+
+
+def test_a_question_file_in_utf16_is_read_with_its_mark_and_named_without(docs, tmp_path):
+    line = '{"question": "Is a prediction an endorsement?", "answer": "No, it is not.", ' \
+           '"document": "the_preference_predictor.txt"}\r\n'
+    path = tmp_path / "qa.jsonl"
+    path.write_bytes(line.encode("utf-16"))  # a Windows editor's "Unicode"
+    assert pairs.researcher_pairs(path, docs)[0]["answer"] == "No, it is not."
+    path.write_bytes(line.encode("utf-16-le"))
+    with pytest.raises(PairsError, match=rf"^{re.escape(str(path))}: UTF-16 text without a byte-order mark"):
+        pairs.researcher_pairs(path, docs)

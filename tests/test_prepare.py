@@ -5,7 +5,7 @@ import pytest
 from lib import storage
 from lib.data import corpus, prepare
 from lib.data.corpus import Document
-from tests.conftest import make_cfg
+from tests.conftest import ROOT, make_cfg
 
 
 def rows(folder, name):
@@ -109,3 +109,38 @@ def test_prints_the_seed_study_counts(cfg, tiny_tokenizer, capsys):
     c = manifest["counts"]
     assert f"Pre-training: {c['pretraining']['train']} train, {c['pretraining']['validation']} val samples" in out
     assert f"Instruction: {c['instruction']['train']} train, {c['instruction']['validation']} val samples" in out
+
+
+def test_nul_bytes_never_reach_the_training_files_and_are_reported(tmp_path, tiny_tokenizer):
+    """A folder of two files with stray NUL bytes (a bad export): removed, counted per document."""
+    root = tmp_path / "corpus"
+    root.mkdir()
+    prose = "The surrogate reads the whole of a life, not one afternoon of it. " * 12
+    for name in ("one.txt", "two.txt"):
+        (root / name).write_text(prose[:300] + "\x00" * 200 + prose[300:] + "\n")
+    cfg = make_cfg(tmp_path, corpus=str(root), qa_file="null", val_fraction=0.5)
+    prepare.run(cfg, tokenizer=tiny_tokenizer, verbose=False)
+    folder = storage.processed_dir(cfg)
+    for name in ("pretraining_train.jsonl", "pretraining_val.jsonl", "instruction_train.jsonl",
+                 "instruction_val.jsonl"):
+        raw = (folder / name).read_text()
+        assert "\\u0000" not in raw and "\x00" not in raw, name
+    table = rows(folder, "documents.jsonl")
+    assert [r["cleaning"].split(", ")[0] for r in table] == ["control characters: 200"] * 2
+
+
+def test_prepare_prints_the_cleaning_table_the_notebook_shows(cfg, tiny_tokenizer, capsys):
+    from lib.data import cleaning
+
+    prepare.run(cfg, tokenizer=tiny_tokenizer)
+    out = capsys.readouterr().out
+    _, reports = cleaning.clean_corpus(corpus.from_config(cfg, verbose=False), cfg.unwrap_lines)
+    import pandas as pd
+
+    with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", 250):
+        shown = cleaning.table(reports).to_string()
+    assert shown in out and "chars_before" in shown and "footnote_blocks" in shown
+    assert all(r["document"] in shown for r in reports)
+    notebook = json.loads((ROOT / "notebooks" / "01_data.ipynb").read_text())
+    assert any("".join(c["source"]).endswith("cleaning.table(reports)") for c in notebook["cells"]), \
+        "01_data shows the same table"

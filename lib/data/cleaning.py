@@ -12,17 +12,20 @@ from collections import Counter
 from dataclasses import replace
 
 from .corpus import Corpus, Document
+from .progress import progress
 
 INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))  # zero-width, soft hyphen
 SPACES = {ord(c): " " for c in "\u00a0\u2002\u2003\u2009\u202f\u3000"}
+ODD_SPACE = re.compile("[" + "".join(map(chr, [*INVISIBLE, *SPACES])) + "]")
 SUPERSCRIPTS = "\u00b9\u00b2\u00b3\u2070\u2074\u2075\u2076\u2077\u2078\u2079"
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # NUL, form feed, DEL, C1: never prose
 
 
 def clean_corpus(docs: list[Document], unwrap_lines: bool = True) -> tuple[list[Document], list[dict]]:
     """Clean every document; return the cleaned documents (with their files' reports, when read as a
-    `Corpus`) and one report row per document."""
+    `Corpus`) and one report row per document. A progress bar shows when it takes more than a few seconds."""
     cleaned, reports = [], []
-    for doc in docs:
+    for doc in progress(docs, "cleaning"):
         new, report = clean_document(doc, unwrap_lines)
         cleaned.append(new)
         reports.append(report)
@@ -32,7 +35,7 @@ def clean_corpus(docs: list[Document], unwrap_lines: bool = True) -> tuple[list[
 def clean_document(doc: Document, unwrap_lines: bool = True) -> tuple[Document, dict]:
     counts = Counter()
     text = doc.text
-    steps = [normalise_unicode, normalise_line_endings]
+    steps = [normalise_unicode, normalise_line_endings, remove_control_characters]
     if doc.kind == "tex":
         steps.append(strip_latex)
     if doc.kind == "md":
@@ -51,6 +54,14 @@ def clean_document(doc: Document, unwrap_lines: bool = True) -> tuple[Document, 
     return replace(doc, text=text), report
 
 
+def table(reports: list[dict]):
+    """The cleaning report as `01_data` and `python -m lib prepare` show it: one row per document, characters
+    before and after and how many of each kind of thing were taken out (0 where none)."""
+    from .. import display
+
+    return display.frame(reports, fill=0).set_index("document")
+
+
 def summarise(report: dict) -> str:
     """One short line for a document table: the kinds removed, most frequent first."""
     skip = {"document", "category", "chars_before", "chars_after"}
@@ -61,6 +72,8 @@ def summarise(report: dict) -> str:
 # --- the steps ----------------------------------------------------------------------------------------
 
 def normalise_unicode(text: str) -> tuple[str, Counter]:
+    if unicodedata.is_normalized("NFC", text) and not ODD_SPACE.search(text):  # most text: nothing to do
+        return text, Counter(unicode_fixes=0)
     before = text
     text = unicodedata.normalize("NFC", text).translate(INVISIBLE).translate(SPACES)
     changed = sum(a != b for a, b in zip(before, text)) + abs(len(before) - len(text))
@@ -70,6 +83,14 @@ def normalise_unicode(text: str) -> tuple[str, Counter]:
 def normalise_line_endings(text: str) -> tuple[str, Counter]:
     n = text.count("\r")
     return text.replace("\r\n", "\n").replace("\r", "\n"), Counter(line_endings=n)
+
+
+def remove_control_characters(text: str) -> tuple[str, Counter]:
+    """NUL bytes, form feeds, DEL and the C1 controls (a file saved with stray binary, or text decoded in the
+    wrong code page): the model would learn to write them. Tabs and line ends stay."""
+    text, breaks = re.subn(r"[\x0b\x0c\x85]", "\n", text)  # vertical tab, form feed, NEL: a line break
+    text, n = CONTROL.subn("", text)
+    return text, Counter(control_characters=breaks + n)
 
 
 def remove_footnote_blocks(text: str) -> tuple[str, Counter]:

@@ -17,10 +17,14 @@ import csv
 import json
 import random
 import re
+from collections import defaultdict
+from collections.abc import Iterable
 from pathlib import Path
 
+from . import corpus
 from .chunking import chunk_text
 from .corpus import Document
+from .progress import progress
 
 TEMPLATES = [
     "What is your view on {term}?",
@@ -69,12 +73,13 @@ def template_pairs(docs: list[Document], tokenizer, per_document: int, answer_to
         return []
     chosen = {d.name: [] for d in docs}
     all_passages = []
-    for doc in docs:
+    for doc in progress(docs, "instruction pairs"):
         parts = passages(doc, tokenizer, answer_tokens)
         for i in pick_evenly(parts, per_document):
             chosen[doc.name].append(len(all_passages))
             all_passages.append(parts[i])
     terms = distinctive_terms(all_passages)
+    articles = with_articles({t for ts in terms for t in ts}, all_passages)
     rng = random.Random(seed)
     pairs = []
     for doc in docs:
@@ -85,7 +90,7 @@ def template_pairs(docs: list[Document], tokenizer, per_document: int, answer_to
                 question = ask(OPENING if k == 0 else FURTHER[(k - 1) % len(FURTHER)], doc.title)
             else:
                 used.add(term)
-                question = ask(rng.choice(TEMPLATES), doc.title, with_article(term, all_passages))
+                question = ask(rng.choice(TEMPLATES), doc.title, articles[term])
             pairs.append(pair(question, all_passages[index], doc, "template"))
     return pairs
 
@@ -98,14 +103,43 @@ def ask(template: str, title: str, term: str = "") -> str:
 
 def with_article(term: str, texts: list[str]) -> str:
     """`the egg`, not `egg`: a topic the author nearly always writes after a determiner gets "the"."""
-    pattern = re.compile(rf"\b{re.escape(term)}\b", re.I)
-    after = total = 0
+    return with_articles([term], texts)[term]
+
+
+WORD_RUN = re.compile(r"\w+")
+FOLD = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"})  # re.I's non-ASCII a-z
+
+
+def with_articles(terms: Iterable[str], texts: list[str]) -> dict[str, str]:
+    """`with_article` for many terms in one pass over the texts: linear in the text, where asking each term
+    of every text was terms x texts (minutes for a corpus of thousands of short documents)."""
+    counts = article_counts(terms, texts)
+    return {t: f"the {t}" if total and after / total >= 0.6 else t for t, (after, total) in counts.items()}
+
+
+def article_counts(terms: Iterable[str], texts: list[str]) -> dict[str, tuple[int, int]]:
+    """Per term: (times written right after a determiner, times written), over all texts.
+
+    A term (lower-case words) is looked for only where a run of word characters starts that equals, ignoring
+    case as `re.I` does, its first word; each such place is checked with the term's own `\\b...\\b` pattern,
+    so what is counted is exactly what `re.finditer` over each text finds.
+    """
+    by_word: dict[str, list[str]] = defaultdict(list)
+    for term in set(terms):
+        by_word[WORD_RUN.match(term).group(0)].append(term)
+    patterns = {t: re.compile(rf"\b{re.escape(t)}\b", re.I) for ts in by_word.values() for t in ts}
+    after, total = defaultdict(int), defaultdict(int)
     for text in texts:
-        for m in pattern.finditer(text):
-            total += 1
-            before = text[max(0, m.start() - 12): m.start()].lower().split()
-            after += bool(before) and before[-1] in DETERMINERS
-    return f"the {term}" if total and after / total >= 0.6 else term
+        end: dict[str, int] = {}  # where the term's last match in this text ended (finditer never overlaps)
+        for run in WORD_RUN.finditer(text):
+            for term in by_word.get(run.group(0).translate(FOLD).lower(), ()):
+                if run.start() < end.get(term, 0) or not (m := patterns[term].match(text, run.start())):
+                    continue
+                end[term] = m.end()
+                total[term] += 1
+                before = text[max(0, m.start() - 12): m.start()].lower().split()
+                after[term] += bool(before) and before[-1] in DETERMINERS
+    return {t: (after[t], total[t]) for t in patterns}
 
 
 DETERMINERS = set("the a an my our your their his her its every each".split())
@@ -191,9 +225,9 @@ def researcher_pairs(path: str | Path, docs: list[Document]) -> list[dict]:
 
 def read_qa_file(path: Path) -> list[dict]:
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise PairsError(f"{path}: not valid UTF-8 text") from None
+        text = corpus.read_text(path)  # UTF-8, or UTF-16/32 with a byte-order mark, as the corpus
+    except corpus.CorpusError as exc:
+        raise PairsError(str(exc)) from None
     if path.suffix.lower() == ".csv":
         rows = list(csv.DictReader(text.splitlines()))
         where = "row"
@@ -214,11 +248,26 @@ def read_qa_file(path: Path) -> list[dict]:
         if not isinstance(row, dict) or not str(row.get("question") or "").strip() \
                 or not str(row.get("answer") or "").strip():
             raise PairsError(f"{path}: {where} {number} needs a non-empty 'question' and 'answer'")
+        if problem := unwritable(row):
+            raise PairsError(f"{path}: {where} {number}: {problem}")
         clean.append({"question": str(row["question"]).strip(), "answer": str(row["answer"]).strip(),
                       "document": str(row.get("document") or "").strip()})
     if not clean:
         raise PairsError(f"{path}: no question-answer pairs in the file")
     return clean
+
+
+def unwritable(row: dict) -> str | None:
+    """Text no training file may hold: a lone surrogate (a JSON escape of half a character, `\\ud83d`), which
+    cannot be written as UTF-8, or a control character (a NUL byte)."""
+    for key in ("question", "answer", "document"):
+        value = str(row.get(key) or "")
+        if lone := re.search(r"[\ud800-\udfff]", value):
+            return (f"the {key!r} holds a lone surrogate (\\u{ord(lone.group(0)):04x}: half of a character's "
+                    "escape); write the character itself or its two escapes")
+        if control := re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]", value):
+            return f"the {key!r} holds the control character U+{ord(control.group(0)):04X}; remove it"
+    return None
 
 
 def nearest_documents(texts: list[str], docs: list[Document]) -> list[str]:

@@ -163,6 +163,18 @@ def _write_processed(out_dir: Path, cfg, *, chunks, pair_rows, split, documents,
     return manifest
 
 
+def print_cleaning(docs: corpus.Corpus, reports: list[dict]) -> None:
+    """What `01_data` shows after reading and cleaning: what each file lost as a whole, and the cleaning table."""
+    import pandas as pd
+
+    from . import preview
+
+    for d in preview.dropped(docs):
+        print(f"dropped from {d['file']}: {d['removed']} ({d['amount']})")
+    with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", 250):
+        print(cleaning.table(reports).to_string())
+
+
 def print_counts(manifest: dict) -> None:
     """The seed study's closing lines."""
     for stage, label in (("pretraining", "Pre-training"), ("instruction", "Instruction")):
@@ -182,6 +194,8 @@ def run(cfg, mode: str = "both", tokenizer=None, generate=None, verbose: bool = 
     with lock(out_dir):
         loaded = corpus.from_config(cfg, verbose=verbose)
         docs, reports = cleaning.clean_corpus(loaded, cfg.unwrap_lines)
+        if verbose:
+            print_cleaning(docs, reports)
         split = split_documents(docs, cfg.val_fraction, cfg.seed, cfg.val_documents, one_document_advice(cfg, docs))
         mode = widened_mode(cfg, mode, out_dir, split, generate)
         chunks = chunking.chunk_corpus(docs, tokenizer, cfg.effective_chunk_tokens, cfg.chunk_overlap)

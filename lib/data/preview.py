@@ -42,6 +42,8 @@ def looks_like(doc: corpus.Document, median: float) -> list[str]:
     publisher = {m.group(0).lower() for m in PUBLISHER.finditer(heading + "\n" + (text if len(text) < 1500 else ""))}
     if len(publisher) >= 2:
         notes.append("a publisher's or title page")
+    if doc.note:
+        notes.append(doc.note)
     if len((doc.heading or "").split()) > 12:
         notes.append(f"a heading of {len(doc.heading.split())} words (a list matched split_pattern?)")
     if median and len(text) < median / 5:
