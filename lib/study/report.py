@@ -18,18 +18,24 @@ from pathlib import Path
 import pandas as pd
 
 from .. import display, install, storage
+from . import match as match_mod
 from . import measures as measures_mod
 from . import probes as probes_mod
 from . import stats
+from .arms import LABELS
 
 # The seed study's checklist: (section, question, contrasts or measures that bear on it, where, what it cannot say)
 CHECKLIST = [
     ("Inextricability", "Do model outputs blend personal patterns with population-level regularities?",
-     ["author probability of answers"], "Figure 1",
-     "a position between the author and other authors on one classifier's scale, not a share of sentences"),
+     ["inextricability index (gain on his text / on hers)", "loss on her text minus on the control's"],
+     "Claim 1: the 2 x 2 cross-likelihood and the inextricability index (needs a control author)",
+     "how much of what the model learned of her text shows on a register-mate's text: prediction of words, "
+     "not of her judgements; says nothing of its answers"),
     ("Inextricability", "Can you distinguish author-like responses from generic reasoning?",
-     ["answers called the author's"], "Figure 1 and the measure's self-check",
-     "voice on a fixed number of words; content and judgement are not measured"),
+     ["loss on held-out author text", "answers called the author's"],
+     "Primary contrasts (stage 1 - control stage 1 on her text); Figure 1",
+     "whether the model predicts her unseen writing better than a register-mate's model (the primary); whether "
+     "its *answers* are hers is claim 3's verifier, and the one-author measure here is exploratory"),
     ("Inextricability", "Evidence of catastrophic forgetting with aggressive fine-tuning?",
      ["loss on general text"], "Figure 1", "prediction of other people's prose, not skills or facts"),
     ("Steerability", "Does the model incorporate new context provided at inference time?",
@@ -65,12 +71,65 @@ def tables(study, results) -> tuple[pd.DataFrame, pd.DataFrame]:
         for m in result.measures:
             estimates += measures_mod.arm_rows(m, cfg.bootstrap_samples, cfg.seed)
             contrasts += measures_mod.contrast_rows(m, cfg.bootstrap_samples, cfg.seed)
+        contrasts += getattr(result, "contrasts", [])
     return pd.DataFrame(estimates), pd.DataFrame(contrasts)
 
 
-def primary(contrasts: pd.DataFrame, declared: list[str]) -> tuple[pd.DataFrame, list[str]]:
-    chosen, missing = measures_mod.primary(contrasts.to_dict(orient="records") if len(contrasts) else [], declared)
+def primary(contrasts: pd.DataFrame, declared: list[str], study=None) -> tuple[pd.DataFrame, list[dict]]:
+    """The declared primaries, Holm over the whole declared family; with `study`, a missing control author or
+    control stage is given as the reason a primary was not computed."""
+    reasons = missing_arms(study, declared) if study is not None else {}
+    chosen, missing = measures_mod.primary(contrasts.to_dict(orient="records") if len(contrasts) else [], declared,
+                                           reasons)
     return pd.DataFrame(chosen), missing
+
+
+def missing_arms(study, declared: list[str]) -> dict[str, str]:
+    """Declared contrast -> why it cannot exist in this run, for those naming an arm the run lacks."""
+    arms = {LABELS.get(a, a): a for a in [*LABELS, "retrieval"]}
+    reasons = {}
+    for name in declared:
+        pair = name.rpartition(": ")[2]
+        named = [arms.get(label.strip()) for label in pair.split(" - ")]
+        lacking = [a for a in named if a and a not in study.model_arms and a != "retrieval"]
+        if any(a.startswith("control_") for a in lacking):
+            reasons[name] = ("no control corpus (control_corpus is not set): the control author's arms and text do "
+                             "not exist" if not study.has_control else
+                             "the control author's stage was not trained (run 02/03 with control_corpus set)")
+        elif lacking:
+            reasons[name] = f"arm not in this run: {', '.join(LABELS.get(a, a) for a in lacking)}"
+    return reasons
+
+
+# Said first when the study has no control author: what cannot then be said about her
+WITHOUT_CONTROL = [
+    "Claim 1: that what the arms learned is hers rather than her register's. Her arm against the control's on her "
+    "held-out text (the declared primary), the 2 x 2 cross-likelihood and the inextricability index need another "
+    "person's writing in her register, trained alike. Lower loss than the base model's is also what an arm tuned "
+    "on another essayist of her register shows.",
+    "Claim 3: that the voice is hers rather than her register's: the two-author verifier learns her against the "
+    "control, and the share called hers is read against the control's arm.",
+    "The DigiDan test and the questionnaire: without the control arm's answers among the foils, picking her "
+    "answer shows it differs from the machine's, not from a register-mate's.",
+    "Claims 2 and 4 (steering; authority beside her passages) compare with the base model and retrieval, and "
+    "stand without a control.",
+]
+
+
+def first_lines_html(study, missing: list[dict]) -> str:
+    """What the reader must know before any number: claims that cannot be made about her without a control
+    author, and each declared primary that was not computed, with its reason."""
+    parts = []
+    if not study.has_control:
+        parts.append("<div class='warn'><p><b>No control author.</b> This study cannot say the following about her "
+                     "(set <code>control_corpus</code> to another person's writing in her register, and train "
+                     "it):</p><ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in WITHOUT_CONTROL)
+                     + "</ul></div>")
+    if missing:
+        parts.append("<div class='warn'><p><b>Declared primaries not computed</b> (each counts in Holm's family "
+                     "with p = 1):</p><ul>" + "".join(f"<li>{html.escape(m['contrast'])}: {html.escape(m['reason'])}"
+                                                      "</li>" for m in missing) + "</ul></div>")
+    return "\n".join(parts)
 
 
 def sizes(study) -> list[dict]:
@@ -92,10 +151,36 @@ def sizes(study) -> list[dict]:
         mde = stats.minimum_detectable_effect(n, kind, baseline) if n else math.nan
         out.append({"probe set": name, "n": n, "sized for": wanted, "below size": "yes" if n < wanted else "",
                     "smallest detectable difference (80% power, 5%)": "" if math.isnan(mde) else f"{mde:.0%}"})
+    out += held_out_sizes(study)
     if p["digidan"]:
         written = sum(item["source"] == "written" for item in p["digidan"])
         out[2]["probe set"] += f": {written} written answers, {len(p['digidan']) - written} held-out passages"
     return out
+
+
+# The document-to-document spread of a loss contrast between two authors' arms (sd of per-document mean
+# differences, nats per token; known truth, A 100% - B, bench/held_out_power.py): for the detectable difference
+KNOWN_TRUTH_DOCUMENT_SD = 0.0143
+
+
+def held_out_sizes(study) -> list[dict]:
+    """Held-out documents per author (claim 1's unit), against the floor `min_held_out_documents`, with the
+    smallest loss difference they detect at the known-truth spread (a t test on document means)."""
+    floor = study.cfg.min_held_out_documents
+    rows = []
+    for whose, held in (("her", study.author_held_out), ("the control author's", study.control_held_out)):
+        if whose != "her" and not study.has_control:
+            rows.append({"probe set": "held-out documents, the control author's (claim 1)", "n": 0, "sized for": floor,
+                         "below size": "no control",
+                         "smallest detectable difference (80% power, 5%)": ""})
+            continue
+        n = len(held)
+        mde = stats.minimum_detectable_effect(n, "mean", 0.0, sd=KNOWN_TRUTH_DOCUMENT_SD) if n >= 3 else math.nan
+        rows.append({"probe set": f"held-out documents, {whose} (claim 1)", "n": n, "sized for": floor,
+                     "below size": "yes" if n < floor else "",
+                     "smallest detectable difference (80% power, 5%)":
+                         "" if math.isnan(mde) else f"{mde:.3f} nats (known-truth spread)"})
+    return rows
 
 
 def provenance(study) -> dict:
@@ -138,7 +223,8 @@ def save(study, results, extra: dict | None = None, computed: tuple | None = Non
     `tables(study, results)` returned already (the notebook shows it too), so the bootstrap runs once."""
     folder = study.folder
     estimates, contrasts = computed or tables(study, results)
-    headline, missing = primary(contrasts, study.cfg.primary_contrasts)
+    headline, missing = primary(contrasts, study.cfg.primary_contrasts, study)
+    matched = match_mod.report(study)
     for name, frame in (("measures.csv", estimates), ("contrasts.csv", contrasts)):
         with storage.atomic_path(folder / name) as tmp:
             frame.to_csv(tmp, index=False)
@@ -152,11 +238,12 @@ def save(study, results, extra: dict | None = None, computed: tuple | None = Non
     made, sized = provenance(study), sizes(study)
     storage.write_json(folder / "report.json", {
         "provenance": made, "authorship_check": study.check.as_dict(), "primary": headline.to_dict(orient="records"),
-        "primary_missing": missing, "sizes": sized, "measures": estimates.to_dict(orient="records"),
+        "primary_missing": missing, "primary_family": len(dict.fromkeys(study.cfg.primary_contrasts)),
+        "without_control": [] if study.has_control else WITHOUT_CONTROL, "match": matched, "sizes": sized, "measures": estimates.to_dict(orient="records"),
         "contrasts": contrasts.to_dict(orient="records"), "checklist": items, "config": study.cfg.as_dict(),
         "notes": {r.claim: r.notes for r in results}, **(extra or {})})
     storage.write_text(folder / "report.html", page(study, results, estimates, contrasts, headline, missing, items,
-                                                    pngs, made, sized))
+                                                    pngs, made, sized, matched))
     return folder
 
 
@@ -217,29 +304,33 @@ def show_claim(study, result, number: int) -> None:
 
 
 def primary_html(headline, missing) -> str:
+    """The declared primaries computed (p and Holm's p over the whole declared family), then those not computed
+    with their reasons."""
     rows = [{"contrast": r["contrast"], "difference [95% interval]": cell(r), "n": r["n"], "unit": r["unit"],
              "direction": r["direction"], "p": f"{r['p_value']:.3g}", "p (Holm)": f"{r['p_holm']:.3g}"}
             for r in headline.to_dict(orient="records")]
     out = display.html_table(rows) if rows else "<p>None could be computed.</p>"
     if missing:
-        out += ("<p class='warn'>Declared but not computed (an arm or a measure is missing, or the measure is not fit "
-                f"to be a headline here): {html.escape('; '.join(missing))}.</p>")
+        out += ("<p class='warn'>Declared but not computed (each counts in Holm's family with p = 1): "
+                + "; ".join(f"{html.escape(m['contrast'])} ({html.escape(m['reason'])})" for m in missing) + ".</p>")
     return out
 
 
-def page(study, results, estimates, contrasts, headline, missing, items, pngs, made, sized) -> str:
+def page(study, results, estimates, contrasts, headline, missing, items, pngs, made, sized, matched=None) -> str:
     table = display.html_table
     parts = [f"<h1>Probe study: run {html.escape(str(made['run_name']))}</h1>"]
     if study.cfg.model == "tiny":
         parts.append("<p class='warn'><b>Tiny model:</b> these numbers come from the offline stand-in with random "
                      "weights. They show that the study runs, nothing about Llama.</p>")
+    parts.append(first_lines_html(study, missing))
     parts += ["<h2>1. Primary contrasts</h2>",
               "<p>Declared in advance (<code>primary_contrasts</code>), each a paired difference between two arms on "
               "the same probes (probes resampled once for all arms), with a 95% interval and Holm-adjusted p-values. "
               "Everything after this section is exploratory.</p>", primary_html(headline, missing),
               "<h2>2. Can the authorship measure speak of the author here?</h2>",
               check_html(study.check, study.authorship.reason),
-              "<h2>3. Sizes</h2>", table(sized)]
+              "<h2>3. Sizes</h2>", table(sized),
+              "<h3>The control author: the match the study got</h3>", match_mod.to_html(matched or {})]
     for number, result in enumerate(results, 1):
         parts.append(f"<h2>{number + 3}. Claim {html.escape(result.claim)}</h2>")
         parts.append(claim_html(study, result, number, estimates, contrasts, pngs.get(number)))
