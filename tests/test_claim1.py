@@ -291,3 +291,114 @@ def test_the_match_reports_tokens_documents_and_register_and_warns_when_far(tmp_
     html = match.to_html(far)
     assert "Burrows' Delta" in html and "far from her register" in html
     assert match.report(no_control_study()) == {"control": False}
+
+
+# --- the known-truth decision between the readings -------------------------------------------------------------
+
+def known_truth_pool(gains: dict[str, dict[str, float]], documents: int = 16) -> dict:
+    """A pool like bench/known_truth.py's: every arm's loss on each window of her and his held-out documents."""
+    rng = random.Random(11)
+    entries = []
+    for name, whose in ((cl.HER, "her"), (cl.HIS, "his")):
+        values, clusters = {arm: [] for arm in ["base", *gains]}, []
+        for d in range(documents):
+            level = 4.0 + rng.gauss(0, 0.2)
+            for _ in range(rng.randint(5, 30)):
+                window = level + rng.gauss(0, 0.05)
+                clusters.append(f"{whose}{d}")
+                for arm in values:
+                    values[arm].append(window - gains.get(arm, {}).get(whose, 0.0) + rng.gauss(0, 0.004))
+        entries.append({"name": name, "unit": "window", "kind": "mean", "values": values, "clusters": clusters})
+    return {"measures": entries}
+
+
+def test_the_known_truth_decision_fails_the_interaction_on_a_placebo_and_passes_her_text_alone():
+    import sys
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    import claim1_placebo
+
+    register = 0.02
+    pool = known_truth_pool({"A25": {"her": register / 2 + 0.02, "his": register / 2},
+                             "A100": {"her": register + 0.05, "his": register},
+                             "C100": {"her": register, "his": register + 0.05},
+                             "P100": {"her": register, "his": register}})
+    rows = {r["reading"]: r for r in claim1_placebo.decide(pool, ["A25", "A100"], "C100", "P100", size=5, draws=40,
+                                                           resamples=499)}
+    assert rows["her text alone"]["placebo called hers"] <= 0.1 and rows["her text alone"]["power, A25"] >= 0.9
+    assert rows["interaction"]["placebo called hers"] >= 0.9, "the control's home advantage is called hers"
+    assert rows["interaction"]["passes"] == "no"
+    assert rows["her text against his"]["placebo called hers"] <= 0.1
+    assert rows["inextricability index"]["placebo called hers"] <= 0.1
+    assert rows["inextricability index"]["power, A100"] >= 0.9
+    assert "placebo called hers" in claim1_placebo.markdown(list(rows.values()), 5, 40)
+
+
+# --- the whole of claim 1 on the tiny model with a control author ------------------------------------------------
+
+@pytest.mark.slow
+def test_claim_1_with_a_control_author_on_the_tiny_model(tmp_path, monkeypatch):
+    """Her stage 1 and a stand-in control author's (the sample's essays with their sentences in reverse order,
+    prepared into processed/control and trained alike) as arms of one run: claim 1's primary computed with Holm
+    over the declared family, the 2 x 2 and the index in the report, the match read from the manifests."""
+    import shutil
+
+    from lib import storage
+    from lib.data import prepare
+    from lib.study import study as study_mod
+    from lib.train import stage
+
+    from lib.study import probes
+
+    monkeypatch.setenv("P4_OUTPUTS", str(tmp_path / "outputs"))
+    few = tmp_path / "probes"   # the sample's probes, a few of each (claim 1 asks the questions, the fit the rest)
+    for key, name in probes.PROBE_FILES.items():
+        lines = (ROOT / "data/probes" / name).read_text().splitlines()
+        storage.write_text(few / name, "\n".join(lines[: 8 if key == "questions" else 4]) + "\n")
+    docs = (ROOT / "data/sample/complete_corpus.txt").read_text().split("=== DOCUMENT: ")[1:]
+    control = "".join("=== DOCUMENT: " + head.replace(".txt", "_control.txt") + "\n" + " ".join(
+        reversed(re.split(r"(?<=[.!?])\s+", body.strip()))) + "\n\n" for head, body in (d.split("\n", 1) for d in docs))
+    storage.write_text(tmp_path / "control.txt", control)
+    cfg = config.load_config(ROOT / "config.yaml", model="tiny", load_in_4bit=False, max_seq_length=256,
+                             processed_dir=str(tmp_path / "processed"), run_name="with-control", max_steps=3,
+                             per_device_train_batch_size=4, gradient_accumulation_steps=1, learning_rate=2e-2,
+                             val_fraction=0.4, probe_max_new_tokens=32, authorship_words=20, bootstrap_samples=300,
+                             probe_dir=str(few))
+    his = cfg.replace(corpus=str(tmp_path / "control.txt"), qa_file=None,
+                      processed_dir=str(tmp_path / "processed" / "control"), run_name="control-alone")
+    prepare.run(cfg, mode="pretraining", verbose=False)
+    prepare.run(his, mode="pretraining", verbose=False)
+    stage.train_stage(cfg, "pretraining", progress=False)   # stage 1 only: stage 2 adds time, not paths
+    stage.train_stage(his, "pretraining", progress=False)
+    shutil.move(tmp_path / "outputs" / "control-alone" / "pretraining",   # where a run keeps the control's stages
+                tmp_path / "outputs" / "with-control" / "control_pretraining")
+    study = study_mod.open_study(cfg)
+    assert study.has_control and len(study.author_held_out) == len(study.control_held_out) == 5
+    assert study.model_arms == ["base", "pretraining", "control_pretraining"]
+    claim1 = inextricability.run(study)
+    estimates, contrasts = report.tables(study, [claim1])
+    headline, missing = report.primary(contrasts, cfg.primary_contrasts, study)
+    computed = set(headline.contrast) if len(headline) else set()
+    assert "loss on held-out author text: stage 1 - control stage 1" in computed
+    assert len(headline) + len(missing) == len(cfg.primary_contrasts), "Holm's family is the declared one"
+    reasons = {m["contrast"]: m["reason"] for m in missing}
+    assert "control author's stage was not trained" in reasons[
+        "loss on held-out author text: stage 1 + 2 - control stage 1 + 2"]
+    assert reasons["instruction compliance: stage 1 + 2 - base"] == "arm not in this run: stage 1 + 2"
+    assert not any("control corpus" in r for r in reasons.values())
+    names = set(contrasts.contrast)
+    assert {CROSSED, INDEX, "loss on her text minus on the control's: stage 1 - base"} <= names
+    assert "loss on the control author's held-out text: control stage 1 - base" in names
+    assert any("2 x 2" in t for t in claim1.tables) and not claim1.notes
+    found = match.report(study)
+    assert [(r["stage"], r["her steps"], r["his steps"]) for r in found["stages"]] == [("stage 1", 3, 3)]
+    assert 0.5 < float(found["stages"][0]["tokens, his / hers"]) < 2
+    assert [c["held-out documents"] for c in found["corpora"]] == [5, 5]
+    assert any("cannot be placed" in w for w in found["warnings"]), "no generic corpus in this run"
+    folder = report.save(study, [claim1], computed=(estimates, contrasts))
+    saved = storage.read_json(folder / "report.json")
+    assert saved["primary_family"] == 7 and saved["without_control"] == [] and saved["match"]["control"]
+    html = (folder / "report.html").read_text()
+    assert "No control author" not in html and "Declared primaries not computed" in html
+    assert html.index("Declared primaries not computed") < html.index("Primary contrasts") < html.index(
+        "the match the study got") < html.index("cannot be placed")

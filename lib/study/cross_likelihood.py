@@ -129,12 +129,14 @@ def reading(index: list[dict]) -> list[dict]:
             if low > 1:
                 words = shown + "it gained more on the control's text than on hers: nothing here is specific to her"
             elif high >= 1:
-                words = shown + "the interval reaches 1: its gain on her text cannot be told from its gain on a register-mate's"
+                words = shown + ("the interval reaches 1: its gain on her text cannot be told from its gain on a "
+                                 "register-mate's")
             elif low > 0:
                 words = shown + ("part of what it learned of her shows on a register-mate's text too, part does not: "
                                  "that part is specific to her, on this measure")
             elif high > 0:
-                words = shown + "less than all of its gain carries to the control's text; whether any does cannot be told"
+                words = shown + ("less than all of its gain carries to the control's text; whether any does cannot "
+                                 "be told")
             else:
                 words = shown + "none of its gain on her text carries to the control's text"
         out.append({"arm": r["arm"], "index [95% interval]": words})

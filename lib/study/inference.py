@@ -185,7 +185,8 @@ def difference_intervals(first, second, draws_first: np.ndarray, draws_second: n
     The variance is the sum of the two CR2 variances, with Welch-Satterthwaite degrees of freedom from each
     side's Bell-McCaffrey ones. Once either side has MIN_RESAMPLED_CLUSTERS documents the interval is widened
     to also hold the bootstrap-t that resamples the two sides independently (`draws_first`, `draws_second`),
-    as `cluster_intervals` does for one side (uneven sides, 3 and 8, covered 92% without it, 94-95% with it). Fewer than 3 clusters on either side: NaN. Returns arrays
+    as `cluster_intervals` does for one side (uneven sides, 3 and 8, covered 92% without it, 94-95% with it).
+    Fewer than 3 clusters on either side: NaN. Returns arrays
     (difference, low, high, p for a difference of 0, clusters of first, clusters of second).
     """
     (t1, c1), (t2, c2) = ((np.atleast_2d(t).astype(float), np.atleast_2d(c).astype(float)) for t, c in (first, second))

@@ -98,7 +98,8 @@ def report(study) -> dict:
     elif place["share_nearer"] is not None and place["share_nearer"] > FAR:
         found["warnings"].append(f"the control is far from her register: {place['share_nearer']:.0%} of the other "
                                  f"writers are nearer to her (Delta {place['delta']:.3g}, their median "
-                                 f"{place['others_median']:.3g}); contrasts against his arm then mix person and register")
+                                 f"{place['others_median']:.3g}); contrasts against his arm then mix person and "
+                                 "register")
     return found
 
 
@@ -114,6 +115,7 @@ def to_html(found: dict) -> str:
         parts.append(f"<p>Register distance (Burrows' Delta over the {place['words']} most frequent words): "
                      f"{place['delta']:.3g} between her and the control; {place['share_nearer']:.0%} of "
                      f"{place['others']} other writers are nearer to her (their median {place['others_median']:.3g}, "
-                     f"the nearest {html.escape(str(place['nearest_other']))}). {html.escape(place.get('note', ''))}</p>")
+                     f"the nearest {html.escape(str(place['nearest_other']))}). "
+                     f"{html.escape(place.get('note', ''))}</p>")
     parts += [f"<p class='warn'>{html.escape(w)}</p>" for w in found["warnings"]]
     return "\n".join(parts)
