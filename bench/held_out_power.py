@@ -191,8 +191,10 @@ def main(argv: list[str] | None = None) -> dict:
     family = len(config.PRIMARY_CONTRASTS)
     alphas = {"alpha .05": 0.05, f"alpha .05/{family} (Holm's worst case)": 0.05 / family}
     started = time.time()
-    rows = power(held_out_measure(load_pool(Path(args.pool))), [int(s) for s in args.sizes.split(",")],
-                 args.draws, args.resamples, alphas)
+    measure = held_out_measure(load_pool(Path(args.pool)))
+    every = document_differences(measure, "A100", "B", calibration.units_of(measure))
+    spread = float(np.std([np.mean(d) for d in every], ddof=1))
+    rows = power(measure, [int(s) for s in args.sizes.split(",")], args.draws, args.resamples, alphas)
     wide: dict[str, dict] = {}
     for row in rows:
         for name in alphas:
@@ -200,7 +202,8 @@ def main(argv: list[str] | None = None) -> dict:
             entry[f"n={row['documents']}"] = row[name]
     columns = ["effect", "alpha"] + [f"n={n}" for n in sorted({r["documents"] for r in rows})]
     text = (f"Power (share of {args.draws} draws with p <= alpha, right direction), by held-out documents per author; "
-            f"pool: {args.pool}; {time.time() - started:.0f} s\n\n" + table(list(wide.values()), columns)
+            f"pool: {args.pool}; {time.time() - started:.0f} s; sd of per-document mean differences A 100% - B: "
+            f"{spread:.4f} nats (lib/study/report.py KNOWN_TRUTH_DOCUMENT_SD)\n\n" + table(list(wide.values()), columns)
             + "\n\nHeld-out designs and their predicted training time (both authors, stages 1 + 2, 3 epochs):\n\n"
             + table(designs(), list(designs()[0])))
     cost = widening_cost(held_out_measure(load_pool(Path(args.pool))), [5, 6, 8, 12], args.draws, args.resamples,

@@ -242,7 +242,7 @@ def test_sizes_show_held_out_documents_per_author():
     rows = report.held_out_sizes(no_control_study(5))
     her, his = rows
     assert her["n"] == 5 and her["sized for"] == 5 and her["below size"] == ""
-    assert re.match(r"0\.0\d\d nats", her["smallest detectable difference (80% power, 5%)"])
+    assert re.match(r"0\.024 nats at best", her["smallest detectable difference (80% power, 5%)"])
     assert his["below size"] == "no control"
     few = report.held_out_sizes(no_control_study(2))[0]
     assert few["below size"] == "yes" and few["smallest detectable difference (80% power, 5%)"] == ""
