@@ -25,12 +25,20 @@ class ConfigError(ValueError):
     """A configuration file or override that cannot be used; the message names the key."""
 
 
-# The study's headline: a few contrasts declared before any result is seen, Holm-corrected together.
+# The study's headline: a few contrasts declared before any result is seen, Holm-corrected together over the
+# whole declared family (one that cannot be computed counts, with p = 1, and the report names it and why).
 PRIMARY_CONTRASTS = [
-    "loss on held-out author text: stage 1 - base",
-    "loss on held-out author text: stage 1 + 2 - base",
+    # claim 1: the author's arm against the control author's arm (trained alike, in her register) on her unseen
+    # documents: what it learned that a register-matched stranger's arm did not (docs: why not the interaction)
+    "loss on held-out author text: stage 1 - control stage 1",
+    "loss on held-out author text: stage 1 + 2 - control stage 1 + 2",
+    # claim 2: steering, against the base model
     "instruction compliance: stage 1 + 2 - base",
     "follows the new statement: stage 1 + 2 - base",
+    # claim 3: the two-author verifier's share called hers (its measures: "not computed" until they exist)
+    "answers called hers: stage 1 + 2 - control stage 1 + 2",
+    "continuations called hers: stage 1 + 2 - control stage 1 + 2",
+    # claim 4: stays only if its oracle arms show it says what it claims
     "support by the author's passages: stage 1 + 2 - base",
 ]
 SEVEN_PROJECTIONS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]

@@ -179,4 +179,12 @@ def test_the_four_claims_and_the_report(study):
     html = (folder / "report.html").read_text()
     assert "data:image/png;base64," in html and "Tiny model" in html and "base distance" in html
     assert html.index("Primary contrasts") < html.index("Claim 1 inextricability")
+    # no control author in the tiny run: said first, and Holm still runs over the declared family
+    assert saved["primary_family"] == len(study.cfg.primary_contrasts)
+    assert len(saved["primary"]) + len(saved["primary_missing"]) == saved["primary_family"]
+    assert saved["without_control"] and saved["match"] == {"control": False}
+    assert html.index("No control author") < html.index("Declared primaries not computed") < html.index(
+        "Primary contrasts")
+    assert [r["n"] for r in saved["sizes"] if r["probe set"].startswith("held-out documents")] == [
+        len(study.author_held_out), 0]
     assert len(report.checklist(estimates, contrasts)) == 12

@@ -2,7 +2,10 @@
 her forget the population?
 
 - Loss on held-out author text (nats per token, 256-token windows resampled by held-out document): does an
-  arm predict her unseen writing better than the base model (learning her)?
+  arm predict her unseen writing better than the base model (learning text like hers), and better than the
+  control author's arm (another person in her register, trained alike: learning what is hers)? With the
+  control author's held-out documents scored too, the 2 x 2 cross-likelihood and the inextricability index
+  (`cross_likelihood`): how much of what an arm learned of her shows on a register-mate's text as well.
 - Loss on general text (documents of other authors, or units of the general reference text): does it
   predict other people worse than the base model (forgetting)?
 - Answers called the author's: the authorship measure on each arm's answers to the questions, judged on
@@ -17,6 +20,7 @@ from __future__ import annotations
 import math
 
 from .. import display
+from . import cross_likelihood
 from .measures import MEAN, PROPORTION, Measure, claim_figure
 from .study import ClaimResult, Study
 
@@ -58,14 +62,25 @@ def authorship_measures(study: Study, answers: dict[str, list[str]], what: str) 
     return [share, probability]
 
 
+NO_CONTROL = ("No control corpus (control_corpus is not set): nothing here can tell what the arms learned of her "
+              "from what they would learn of anyone in her register. Lower loss on her text than the base model's "
+              "is also what a model tuned on another essayist of her register shows (known truth).")
+
+
 def run(study: Study) -> ClaimResult:
     measures = []
     if study.arms.can_score:
         measures.append(loss_measure(
-            study, "loss on held-out author text", study.author_held_out,
+            study, cross_likelihood.HER, study.author_held_out,
             "lower = predicts her unseen writing better",
-            "how well the arm predicts her words, not whether it shares her judgements; rests on the few held-out "
-            "documents (n = documents)"))
+            "how well the arm predicts her words, not whether it shares her judgements; against the base model "
+            "it is not specific to her (an arm tuned on a register-mate lowers it too), against the control "
+            "arm it is; rests on the held-out documents (n = documents)"))
+        if study.has_control:
+            measures.append(loss_measure(
+                study, cross_likelihood.HIS, study.control_held_out,
+                "lower = predicts the control author's unseen writing better",
+                "the register-mate's side of the 2 x 2: read with her text, not alone (n = his documents)"))
         measures.append(loss_measure(
             study, "loss on general text", study.general, "higher than the base model = forgetting",
             "prediction of other people's prose, not skills, facts or manners"))
@@ -80,7 +95,11 @@ def run(study: Study) -> ClaimResult:
     # retrieval quotes her training passages, which the measure learnt from: its anchor is her held-out text
     answers = {arm: study.plain_answers(arm) for arm in study.model_arms}
     measures += authorship_measures(study, answers, "answers")
-    tables = {}
+    tables, notes, contrasts = {}, [], []
+    if study.arms.can_score and study.has_control:
+        contrasts, tables = two_by_two(study, measures)
+    elif study.arms.can_score:
+        notes.append(NO_CONTROL)
     losses = [m for m in measures if m.name.startswith("loss")]
     if losses:
         perplexity = []
@@ -101,4 +120,23 @@ def run(study: Study) -> ClaimResult:
     tables["The first question, answered by each arm, with P(author)"] = display.html_table(first)
     figure = claim_figure(measures, "Claim 1: inextricability", study.cfg.bootstrap_samples, study.cfg.seed,
                                  shown=[m.name for m in measures])
-    return ClaimResult(CLAIM, measures, tables, figure)
+    return ClaimResult(CLAIM, measures, tables, figure, notes, contrasts)
+
+
+def two_by_two(study: Study, measures: list[Measure]) -> tuple[list[dict], dict[str, str]]:
+    """The interaction and her-text-against-his contrasts, the inextricability index, and the 2 x 2 table."""
+    cfg = study.cfg
+    found = {m.name: m for m in measures}
+    her, his = found[cross_likelihood.HER], found[cross_likelihood.HIS]
+    crossed = cross_likelihood.crossed_rows(her, his, CLAIM, cfg.bootstrap_samples, cfg.seed)
+    index = cross_likelihood.index_rows(her, his, CLAIM, cfg.bootstrap_samples, cfg.seed)
+    shown = {"her held-out text": her, "the control's held-out text": his}
+    if "loss on general text" in found:
+        shown["general text"] = found["loss on general text"]
+    tables = {"The 2 x 2 cross-likelihood: each arm's loss (nats per token) on her unseen documents, the control "
+              "author's and general text, 95% intervals by document":
+              display.html_table(cross_likelihood.table(shown, cfg.bootstrap_samples, cfg.seed)),
+              "Inextricability index: each arm's gain over the base model on the control's text, as a share of "
+              "its gain on hers (1 = all of it shows on a register-mate too)":
+              display.html_table(cross_likelihood.reading(index))}
+    return crossed + index, tables

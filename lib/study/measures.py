@@ -20,7 +20,10 @@ PROPORTION, MEAN = "proportion", "mean"
 # (arm, against): the comparisons every measure gets where both arms have values
 CONTRASTS = [("pretraining", "base"), ("instruction", "pretraining"), ("instruction", "base"),
              ("sft_only", "instruction"), ("pretraining", "retrieval"), ("instruction", "retrieval"),
-             ("sft_only", "retrieval")]
+             ("sft_only", "retrieval"),
+             # the control author (another person in her register, trained alike): what is hers, not her register's
+             ("pretraining", "control_pretraining"), ("instruction", "control_instruction"),
+             ("control_pretraining", "base"), ("control_instruction", "control_pretraining")]
 
 
 def label(arm: str) -> str:
@@ -101,13 +104,41 @@ def contrast_rows(measure: Measure, resamples: int, seed: int,
             for a, b in pairs]
 
 
-def primary(contrasts: list[dict], declared: list[str]) -> tuple[list[dict], list[str]]:
-    """The declared primary contrasts with Holm-adjusted p-values, and the declared ones not found."""
+def primary(contrasts: list[dict], declared: list[str], reasons: dict[str, str] | None = None
+            ) -> tuple[list[dict], list[dict]]:
+    """The declared primary contrasts, Holm-adjusted over the whole declared family, and those not computed.
+
+    A declared contrast that cannot be computed here (an arm or a measure missing, too few units for a p-value,
+    a measure not fit to be a headline) still counts in the family with p = 1: dropping it would make the
+    others' correction depend on what happened to be computable. Returns (computed rows with `p_holm`, not
+    computed: {"contrast", "reason"} each, the reason from `reasons` first, else read off the rows).
+    """
     by_name = {row["contrast"]: row for row in contrasts}
-    chosen = [dict(by_name[name], primary=True) for name in declared if name in by_name
-              and not by_name[name]["exploratory"] and not math.isnan(by_name[name].get("p_value") or math.nan)]
-    adjusted = stats.holm({row["contrast"]: row["p_value"] for row in chosen})
+    chosen, missing = [], []
+    for name in dict.fromkeys(declared):
+        reason = (reasons or {}).get(name) or why_not(name, by_name.get(name), contrasts)
+        if reason:
+            missing.append({"contrast": name, "reason": reason})
+        else:
+            chosen.append(dict(by_name[name], primary=True))
+    family = {row["contrast"]: row["p_value"] for row in chosen} | {row["contrast"]: 1.0 for row in missing}
+    adjusted = stats.holm(family) if family else {}
     for row in chosen:
         row["p_holm"] = adjusted[row["contrast"]]
-    missing = [name for name in declared if name not in {row["contrast"] for row in chosen}]
     return chosen, missing
+
+
+def why_not(name: str, row: dict | None, contrasts: list[dict]) -> str:
+    """Why a declared contrast has no p-value here, in a few words; "" when it has one."""
+    if row is None:
+        measure, _, arms = name.rpartition(": ")
+        if not any(r["measure"] == measure for r in contrasts):
+            return f"the measure '{measure}' was not computed in this run (not fitted, or no claim computes it)"
+        return f"no such pair of arms in this run ({arms})"
+    if row["exploratory"]:
+        return "the measure is exploratory here (not shown to say what it claims, or its own check failed)"
+    if math.isnan(row.get("p_value") if row.get("p_value") is not None else math.nan):
+        if "document" in str(row.get("unit", "")) and (row.get("n") or 0) < 3:
+            return f"too few held-out documents ({row.get('n') or 0}; at least 3, and 5 for its power): {row['method']}"
+        return f"no p-value: {row.get('method') or 'no interval'}"
+    return ""

@@ -18,42 +18,60 @@ from pathlib import Path
 import pandas as pd
 
 from .. import display, install, storage
+from . import match as match_mod
 from . import measures as measures_mod
 from . import probes as probes_mod
 from . import stats
+from .arms import LABELS
 
-# The seed study's checklist: (section, question, contrasts or measures that bear on it, where, what it cannot say)
+# The seed study's checklist: (section, question, contrasts or measures that bear on it, where, what it cannot
+# say, whether this design answers it)
 CHECKLIST = [
     ("Inextricability", "Do model outputs blend personal patterns with population-level regularities?",
-     ["author probability of answers"], "Figure 1",
-     "a position between the author and other authors on one classifier's scale, not a share of sentences"),
+     ["inextricability index (gain on his text / on hers)", "loss on her text minus on the control's"],
+     "Claim 1: the 2 x 2 cross-likelihood and the inextricability index",
+     "prediction of her words, not her judgements; says nothing of the model's answers",
+     "In part, with a control author: how much of what an arm learned of her text shows on a register-mate's"),
     ("Inextricability", "Can you distinguish author-like responses from generic reasoning?",
-     ["answers called the author's"], "Figure 1 and the measure's self-check",
-     "voice on a fixed number of words; content and judgement are not measured"),
+     ["loss on held-out author text", "answers called the author's"],
+     "Primary contrasts (stage 1 - control stage 1 on her held-out text); Figure 1",
+     "against the base model a lower loss is not hers (an arm tuned on a register-mate shows it too); the "
+     "one-author classifier's verdicts are exploratory",
+     "Yes for predicting her unseen writing, with a control author; for the voice of answers see claim 3"),
     ("Inextricability", "Evidence of catastrophic forgetting with aggressive fine-tuning?",
-     ["loss on general text"], "Figure 1", "prediction of other people's prose, not skills or facts"),
+     ["loss on general text"], "Figure 1", "prediction of other people's prose, not skills or facts",
+     "Yes, for other people's prose (against the base model)"),
     ("Steerability", "Does the model incorporate new context provided at inference time?",
-     ["follows the new statement"], "Figure 2", "stance from marker phrases; read the answers"),
+     ["follows the new statement"], "Figure 2", "stance from marker phrases; read the answers",
+     "Yes, on marker phrases, against the base model"),
     ("Steerability", "Can you override fine-tuned patterns with explicit instructions?",
-     ["moves away from the author when told to", "instruction compliance"], "Figure 2", ""),
+     ["moves away from the author when told to", "instruction compliance"], "Figure 2", "",
+     "Yes for verifiable instructions; the voice override rests on an exploratory measure"),
     ("Steerability", "Comparison with the base model's context-following ability?",
-     ["instruction compliance", "follows the new statement"], "Figure 2 (contrasts against base)", ""),
+     ["instruction compliance", "follows the new statement"], "Figure 2 (contrasts against base)", "",
+     "Yes"),
     ("Replica", "Does sentence-completion training produce speech in your voice?",
-     ["continuations called the author's"], "Figure 3 (stage 1 - base)", "voice, not what she would say next"),
+     ["continuations called the author's", "continuations called hers"], "Figure 3 (stage 1 - base)",
+     "voice, not what she would say next",
+     "With a control author: the share called hers against the control's arm (claim 3); without one, not about her"),
     ("Replica", "Phenomenological observations about interacting with the model", [],
-     "the side-by-side tables, the chat box in 03_instruct, the questionnaire", "a matter for people, not a number"),
+     "the side-by-side tables, the chat box in 03_instruct, the questionnaire", "a matter for people, not a number",
+     "No: people's observations, for which the study gives material"),
     ("Replica", "Differences between pre-training-only and instruction-tuned models?",
      ["continuations called the author's", "DigiDan: the author's real answer picked"],
-     "Figure 3 (stage 1 + 2 - stage 1)", ""),
+     "Figure 3 (stage 1 + 2 - stage 1)", "", "In part: stage 1 + 2 - stage 1 on each measure, none of it primary"),
     ("Domination", "How persuasive or authoritative do the model's outputs feel?",
      ["boosters per 100 words, relative to the author's", "hedges per 100 words, relative to the author's",
       "judged more authoritative than the author's passage"], "Figure 4",
-     "word lists count style, not persuasion; the questionnaire asks people"),
+     "word lists count style, not persuasion; the questionnaire asks people",
+     "In part: style counts and a model's judgement; how it feels needs people"),
     ("Domination", "Would a surrogate find the outputs too compelling to override?", [],
-     "the side-by-side table of claim 4; questionnaire responses", "needs people: no automatic measure answers it"),
+     "the side-by-side table of claim 4; questionnaire responses", "needs people: no automatic measure answers it",
+     "No: needs surrogates"),
     ("Domination", "Comparison with simple retrieval of original documents?",
      ["support by the author's passages", "boosters per 100 words, relative to the author's"],
-     "Figure 4 (against retrieval and the base floor)", ""),
+     "Figure 4 (against retrieval and the base floor)", "",
+     "In part: support and style against retrieval (support is in no oracle yet)"),
 ]
 
 
@@ -65,12 +83,65 @@ def tables(study, results) -> tuple[pd.DataFrame, pd.DataFrame]:
         for m in result.measures:
             estimates += measures_mod.arm_rows(m, cfg.bootstrap_samples, cfg.seed)
             contrasts += measures_mod.contrast_rows(m, cfg.bootstrap_samples, cfg.seed)
+        contrasts += getattr(result, "contrasts", [])
     return pd.DataFrame(estimates), pd.DataFrame(contrasts)
 
 
-def primary(contrasts: pd.DataFrame, declared: list[str]) -> tuple[pd.DataFrame, list[str]]:
-    chosen, missing = measures_mod.primary(contrasts.to_dict(orient="records") if len(contrasts) else [], declared)
+def primary(contrasts: pd.DataFrame, declared: list[str], study=None) -> tuple[pd.DataFrame, list[dict]]:
+    """The declared primaries, Holm over the whole declared family; with `study`, a missing control author or
+    control stage is given as the reason a primary was not computed."""
+    reasons = missing_arms(study, declared) if study is not None else {}
+    chosen, missing = measures_mod.primary(contrasts.to_dict(orient="records") if len(contrasts) else [], declared,
+                                           reasons)
     return pd.DataFrame(chosen), missing
+
+
+def missing_arms(study, declared: list[str]) -> dict[str, str]:
+    """Declared contrast -> why it cannot exist in this run, for those naming an arm the run lacks."""
+    arms = {LABELS.get(a, a): a for a in [*LABELS, "retrieval"]}
+    reasons = {}
+    for name in declared:
+        pair = name.rpartition(": ")[2]
+        named = [arms.get(label.strip()) for label in pair.split(" - ")]
+        lacking = [a for a in named if a and a not in study.model_arms and a != "retrieval"]
+        if any(a.startswith("control_") for a in lacking):
+            reasons[name] = ("no control corpus (control_corpus is not set): the control author's arms and text do "
+                             "not exist" if not study.has_control else
+                             "the control author's stage was not trained (run 02/03 with control_corpus set)")
+        elif lacking:
+            reasons[name] = f"arm not in this run: {', '.join(LABELS.get(a, a) for a in lacking)}"
+    return reasons
+
+
+# Said first when the study has no control author: what cannot then be said about her
+WITHOUT_CONTROL = [
+    "Claim 1: that what the arms learned is hers rather than her register's. Her arm against the control's on her "
+    "held-out text (the declared primary), the 2 x 2 cross-likelihood and the inextricability index need another "
+    "person's writing in her register, trained alike. Lower loss than the base model's is also what an arm tuned "
+    "on another essayist of her register shows.",
+    "Claim 3: that the voice is hers rather than her register's: the two-author verifier learns her against the "
+    "control, and the share called hers is read against the control's arm.",
+    "The DigiDan test and the questionnaire: without the control arm's answers among the foils, picking her "
+    "answer shows it differs from the machine's, not from a register-mate's.",
+    "Claims 2 and 4 (steering; authority beside her passages) compare with the base model and retrieval, and "
+    "stand without a control.",
+]
+
+
+def first_lines_html(study, missing: list[dict]) -> str:
+    """What the reader must know before any number: claims that cannot be made about her without a control
+    author, and each declared primary that was not computed, with its reason."""
+    parts = []
+    if not study.has_control:
+        parts.append("<div class='warn'><p><b>No control author.</b> This study cannot say the following about her "
+                     "(set <code>control_corpus</code> to another person's writing in her register, and train "
+                     "it):</p><ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in WITHOUT_CONTROL)
+                     + "</ul></div>")
+    if missing:
+        parts.append("<div class='warn'><p><b>Declared primaries not computed</b> (each counts in Holm's family "
+                     "with p = 1):</p><ul>" + "".join(f"<li>{html.escape(m['contrast'])}: {html.escape(m['reason'])}"
+                                                      "</li>" for m in missing) + "</ul></div>")
+    return "\n".join(parts)
 
 
 def sizes(study) -> list[dict]:
@@ -92,10 +163,37 @@ def sizes(study) -> list[dict]:
         mde = stats.minimum_detectable_effect(n, kind, baseline) if n else math.nan
         out.append({"probe set": name, "n": n, "sized for": wanted, "below size": "yes" if n < wanted else "",
                     "smallest detectable difference (80% power, 5%)": "" if math.isnan(mde) else f"{mde:.0%}"})
+    out += held_out_sizes(study)
     if p["digidan"]:
         written = sum(item["source"] == "written" for item in p["digidan"])
         out[2]["probe set"] += f": {written} written answers, {len(p['digidan']) - written} held-out passages"
     return out
+
+
+# The document-to-document spread of a loss contrast between two authors' arms (sd of per-document mean
+# differences, nats per token; known truth, A 100% - B, bench/held_out_power.py): for the detectable difference
+KNOWN_TRUTH_DOCUMENT_SD = 0.0143
+
+
+def held_out_sizes(study) -> list[dict]:
+    """Held-out documents per author (claim 1's unit), against the floor `min_held_out_documents`, with the
+    smallest loss difference they detect at the known-truth spread: a t test on document means, a floor (the
+    study's interval by document, on uneven documents, needs about 40% more: bench/held_out_power.py)."""
+    floor = study.cfg.min_held_out_documents
+    rows = []
+    for whose, held in (("her", study.author_held_out), ("the control author's", study.control_held_out)):
+        if whose != "her" and not study.has_control:
+            rows.append({"probe set": "held-out documents, the control author's (claim 1)", "n": 0, "sized for": floor,
+                         "below size": "no control",
+                         "smallest detectable difference (80% power, 5%)": ""})
+            continue
+        n = len(held)
+        mde = stats.minimum_detectable_effect(n, "mean", 0.0, sd=KNOWN_TRUTH_DOCUMENT_SD) if n >= 3 else math.nan
+        rows.append({"probe set": f"held-out documents, {whose} (claim 1)", "n": n, "sized for": floor,
+                     "below size": "yes" if n < floor else "",
+                     "smallest detectable difference (80% power, 5%)":
+                         "" if math.isnan(mde) else f"{mde:.3f} nats at best (t test, known-truth spread)"})
+    return rows
 
 
 def provenance(study) -> dict:
@@ -115,7 +213,7 @@ def provenance(study) -> dict:
 
 def checklist(estimates: pd.DataFrame, contrasts: pd.DataFrame) -> list[dict]:
     out = []
-    for section, question, names, where, caveat in CHECKLIST:
+    for section, question, names, where, caveat, answered in CHECKLIST:
         evidence = []
         for name in names:
             chosen = contrasts[contrasts["measure"] == name] if len(contrasts) else contrasts
@@ -123,7 +221,8 @@ def checklist(estimates: pd.DataFrame, contrasts: pd.DataFrame) -> list[dict]:
                 evidence.append(f"{row.contrast}: {row.mean:+.3g} [{row.ci_low:.3g}, {row.ci_high:.3g}]"
                                 + (" (exploratory)" if row.exploratory else ""))
         out.append({"section": section, "question": question, "look at": where,
-                    "evidence (paired contrasts)": "; ".join(evidence) or "(qualitative)", "cannot show": caveat})
+                    "evidence (paired contrasts)": "; ".join(evidence) or "(qualitative)", "cannot show": caveat,
+                    "answered by this design": answered})
     return out
 
 
@@ -138,7 +237,8 @@ def save(study, results, extra: dict | None = None, computed: tuple | None = Non
     `tables(study, results)` returned already (the notebook shows it too), so the bootstrap runs once."""
     folder = study.folder
     estimates, contrasts = computed or tables(study, results)
-    headline, missing = primary(contrasts, study.cfg.primary_contrasts)
+    headline, missing = primary(contrasts, study.cfg.primary_contrasts, study)
+    matched = match_mod.report(study)
     for name, frame in (("measures.csv", estimates), ("contrasts.csv", contrasts)):
         with storage.atomic_path(folder / name) as tmp:
             frame.to_csv(tmp, index=False)
@@ -152,11 +252,13 @@ def save(study, results, extra: dict | None = None, computed: tuple | None = Non
     made, sized = provenance(study), sizes(study)
     storage.write_json(folder / "report.json", {
         "provenance": made, "authorship_check": study.check.as_dict(), "primary": headline.to_dict(orient="records"),
-        "primary_missing": missing, "sizes": sized, "measures": estimates.to_dict(orient="records"),
+        "primary_missing": missing, "primary_family": len(dict.fromkeys(study.cfg.primary_contrasts)),
+        "without_control": [] if study.has_control else WITHOUT_CONTROL, "match": matched, "sizes": sized,
+        "measures": estimates.to_dict(orient="records"),
         "contrasts": contrasts.to_dict(orient="records"), "checklist": items, "config": study.cfg.as_dict(),
         "notes": {r.claim: r.notes for r in results}, **(extra or {})})
     storage.write_text(folder / "report.html", page(study, results, estimates, contrasts, headline, missing, items,
-                                                    pngs, made, sized))
+                                                    pngs, made, sized, matched))
     return folder
 
 
@@ -217,29 +319,33 @@ def show_claim(study, result, number: int) -> None:
 
 
 def primary_html(headline, missing) -> str:
+    """The declared primaries computed (p and Holm's p over the whole declared family), then those not computed
+    with their reasons."""
     rows = [{"contrast": r["contrast"], "difference [95% interval]": cell(r), "n": r["n"], "unit": r["unit"],
              "direction": r["direction"], "p": f"{r['p_value']:.3g}", "p (Holm)": f"{r['p_holm']:.3g}"}
             for r in headline.to_dict(orient="records")]
     out = display.html_table(rows) if rows else "<p>None could be computed.</p>"
     if missing:
-        out += ("<p class='warn'>Declared but not computed (an arm or a measure is missing, or the measure is not fit "
-                f"to be a headline here): {html.escape('; '.join(missing))}.</p>")
+        out += ("<p class='warn'>Declared but not computed (each counts in Holm's family with p = 1): "
+                + "; ".join(f"{html.escape(m['contrast'])} ({html.escape(m['reason'])})" for m in missing) + ".</p>")
     return out
 
 
-def page(study, results, estimates, contrasts, headline, missing, items, pngs, made, sized) -> str:
+def page(study, results, estimates, contrasts, headline, missing, items, pngs, made, sized, matched=None) -> str:
     table = display.html_table
     parts = [f"<h1>Probe study: run {html.escape(str(made['run_name']))}</h1>"]
     if study.cfg.model == "tiny":
         parts.append("<p class='warn'><b>Tiny model:</b> these numbers come from the offline stand-in with random "
                      "weights. They show that the study runs, nothing about Llama.</p>")
+    parts.append(first_lines_html(study, missing))
     parts += ["<h2>1. Primary contrasts</h2>",
               "<p>Declared in advance (<code>primary_contrasts</code>), each a paired difference between two arms on "
               "the same probes (probes resampled once for all arms), with a 95% interval and Holm-adjusted p-values. "
               "Everything after this section is exploratory.</p>", primary_html(headline, missing),
               "<h2>2. Can the authorship measure speak of the author here?</h2>",
               check_html(study.check, study.authorship.reason),
-              "<h2>3. Sizes</h2>", table(sized)]
+              "<h2>3. Sizes</h2>", table(sized),
+              "<h3>The control author: the match the study got</h3>", match_mod.to_html(matched or {})]
     for number, result in enumerate(results, 1):
         parts.append(f"<h2>{number + 3}. Claim {html.escape(result.claim)}</h2>")
         parts.append(claim_html(study, result, number, estimates, contrasts, pngs.get(number)))

@@ -32,6 +32,9 @@ class ClaimResult:
     tables: dict[str, str] = field(default_factory=dict)  # titled HTML tables to read
     figure: object = None
     notes: list[str] = field(default_factory=list)
+    # contrasts a claim computes itself, shaped like measures.contrast_rows' rows (designs the paired table
+    # cannot hold: her documents against the control author's); the report adds them to every other contrast
+    contrasts: list[dict] = field(default_factory=list)
 
 
 @dataclass
