@@ -143,7 +143,7 @@ def test_claim_3_primaries_do_not_call_a_third_writer_in_her_register_hers(pair,
     """The placebo: another essayist's text (nowhere in training) is called hers hardly more than the control's:
     at most a tenth, and a tenth of her own voice's effect; far writers not at all. Not never: on the population
     pair the third writer (Delta-nearer her than the control) reads +0.07 [+0.01, +0.14] on continuations, a
-    small effect 66 openings can see (docs: the verifier, what the primaries cannot show)."""
+    small effect 100 openings in 16 documents can see (docs: the verifier, what the primaries cannot show)."""
     _, sources, table, contrasts = request.getfixturevalue(pair)
     if not sources.other:
         pytest.skip("no third writer without ../shared")
