@@ -255,19 +255,12 @@ def with_population(author: dict, control: dict, other: str, population: Path, s
 
 
 def sample_sources(root: Path, seed: int = 0, floor: int = 5) -> Sources:
-    """Without ../shared: the bundled sample author against the bundled control author (data/sample/control/)
-    where it exists, the general reference text as the other voice; before it exists, the general reference
-    text cut into 150-word documents stands in for the control and there is no other voice. No unseen voice,
+    """Without ../shared: the bundled sample author against the bundled control author (data/sample/control/,
+    written for the project in her register), the general reference text as the other voice; no unseen voice,
     no generic side (the authorship measure then runs in base-distance mode)."""
     author = writer_documents(Path(root) / "data/sample/complete_corpus.txt")
-    control_file = Path(root) / "data/sample/control/complete_corpus.txt"
-    general = [p for p in (Path(root) / "data/sample/general_reference.txt").read_text(encoding="utf-8").split("\n\n")
-               if p.strip()]
-    if control_file.exists():
-        control, other = writer_documents(control_file), ["\n\n".join(general)]
-        names = {"control": "the bundled control author", "other voice": "the general reference text"}
-    else:
-        control = {f"reference#{i}": part for i, part in enumerate(sections("\n\n".join(general), 150))}
-        other, names = [], {"control": "the general reference text (a stand-in)"}
-    return from_writers(author, control, other, [], {}, {"author": "the bundled sample author", **names},
-                        seed, floor)
+    control = writer_documents(Path(root) / "data/sample/control/complete_corpus.txt")
+    other = [(Path(root) / "data/sample/general_reference.txt").read_text(encoding="utf-8")]
+    return from_writers(author, control, other, [], {}, {"author": "the bundled sample author",
+                                                         "control": "the bundled control author",
+                                                         "other voice": "the general reference text"}, seed, floor)

@@ -270,7 +270,8 @@ def quality(words: int, crossed: list[np.ndarray], labels: list[np.ndarray], sco
     for name, figure in figures.items():
         values = np.array([figure(d) for d in draws])
         low, high = np.nanquantile(values, [0.025, 0.975])
-        found[name] = stats.Estimate(figure(everything), float(low), float(high),
-                                     len(everything), method)
+        found[name] = stats.Estimate(figure(everything), float(low), float(high), len(everything), method)
+        if high - low <= 0:  # every resample alike (perfect separation): what unseen documents could still change
+            found[name] = stats._constant(figure(everything), len(everything), 0.95, (0.0, 1.0), "resamples")
     return Quality(words, found["auc"], found["c_at_1"], found["brier"], found["sensitivity"], found["specificity"],
                    {"author": len(mine), "control": len(theirs)}, {}, list(background))
