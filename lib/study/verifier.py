@@ -272,6 +272,7 @@ def quality(words: int, crossed: list[np.ndarray], labels: list[np.ndarray], sco
         low, high = np.nanquantile(values, [0.025, 0.975])
         found[name] = stats.Estimate(figure(everything), float(low), float(high), len(everything), method)
         if high - low <= 0:  # every resample alike (perfect separation): what unseen documents could still change
-            found[name] = stats._constant(figure(everything), len(everything), 0.95, (0.0, 1.0), "resamples")
+            e = stats._constant(figure(everything), len(everything), 0.95, (0.0, 1.0), "resamples")
+            found[name] = stats.Estimate(e.mean, e.low, e.high, e.n, f"{method}; {e.method}")
     return Quality(words, found["auc"], found["c_at_1"], found["brier"], found["sensitivity"], found["specificity"],
                    {"author": len(mine), "control": len(theirs)}, {}, list(background))
