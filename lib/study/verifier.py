@@ -105,6 +105,7 @@ class Verifier:
         from sklearn.pipeline import make_pipeline, make_union
 
         rng = random.Random(self.seed)
+        self.background, self.reason = [], ""
         mine = [w for text in author for w in windows(text, self.words)]
         theirs = [w for text in control for w in windows(text, self.words)]
         others = []
