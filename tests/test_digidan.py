@@ -249,3 +249,19 @@ def test_the_published_cut_leaks_length_for_long_sentences():
     published = digidan.surface_pick_rate(oracle_items(sentences(SHARED_CORPORA / "schopenhauer"), 100, seed=1,
                                                        rule="schwitzgebel"))
     assert published.low > 0.2
+
+
+def test_another_sources_answers_join_an_item_as_foils_filtered_alike():
+    machine = [machine_with_ends(19), machine_with_ends(17).replace("text", "other", 2)]
+    foils = ["Too short to count.", machine[0], machine_with_ends(18).replace("text", "control", 1)]
+    items, counts = digidan.build_items([QUESTION], lambda q, k: machine[k], n_machine=2, rule="schwitzgebel",
+                                        foils=lambda q, k: foils[k], n_foils=1)
+    (item,) = items
+    assert [len(m.split()) for m in item["machine"]] == [19, 17] and len(item["control"]) == 1
+    assert item["control"][0].startswith("control") and len(item["control"][0].split()) == 18
+    assert counts["excluded_short"] == 1 and counts["excluded_duplicate"] == 1, "a foil repeating an option is no foil"
+    dropped, counts = digidan.build_items([QUESTION], lambda q, k: machine[k % 2], n_machine=2, rule="schwitzgebel",
+                                          foils=lambda q, k: "Too short.", n_foils=1, max_tries=3)
+    assert dropped == [] and counts["dropped_ids"] == ["q1"], "an item without its foil is dropped, not shown short"
+    plain, _ = digidan.build_items([QUESTION], lambda q, k: machine[k], n_machine=2, rule="schwitzgebel")
+    assert plain[0]["control"] == []

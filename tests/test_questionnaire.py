@@ -241,3 +241,25 @@ def test_the_page_in_a_phone_sized_browser(tmp_path):
     assert out["min_option_height"] >= 44, "options are large enough to tap"
     result = questionnaire.score(key, [dict(sent, file=out["download"]["name"])])
     assert result["answers"] == 2 and result["unanswered"] == 8 and list(result["groups"]) == ["field"]
+
+
+def test_the_control_arms_answers_are_options_and_the_key_says_which_came_from_where(tmp_path):
+    items = [dict(item, control=[f"Control answer {n}."]) for n, item in enumerate(ITEMS)]
+    page, key = questionnaire.build(items, seed=3, run_id="r", arm="instruction", control_arm="control_instruction")
+    assert key["chance"] == pytest.approx(1 / 6) and key["control_arm"] == "control_instruction"
+    assert all(sorted(v["options"].values()) == ["author", "control-0", "machine-0", "machine-1", "machine-2",
+                                                 "machine-3"] for v in key["items"].values())
+    assert "Control answer 3." in page and "tuned on another writer" in page
+    assert "instruction" not in page and "control-0" not in page, "the page never says which option is whose"
+    control = {item: next(letter for letter, source in v["options"].items() if source == "control-0")
+               for item, v in key["items"].items()}
+    mistaken = response(key, {item: letter for n, (item, letter) in enumerate(control.items()) if n < 6}
+                        | {item: v["author"] for n, (item, v) in enumerate(key["items"].items()) if n >= 6},
+                        respondent="reader")
+    picked = questionnaire.score(key, [mistaken])["picked_by_source"]
+    assert picked["control"] == {"picks": 6, "share": 0.6, "share if indistinguishable": pytest.approx(1 / 6)}
+    assert picked["author"]["picks"] == 4 and picked["machine"]["share if indistinguishable"] == pytest.approx(4 / 6)
+    assert "Whose answers were picked" in questionnaire.summary_html(questionnaire.score(key, [mistaken]))
+    _, plain = questionnaire.build(ITEMS, seed=3, run_id="r")
+    scores = questionnaire.score(plain, [response(plain, {"dd-0": "A"}, respondent="x")])
+    assert "control" not in scores["picked_by_source"] and "Whose answers" not in questionnaire.summary_html(scores)

@@ -3,6 +3,7 @@
 `study` opens a run (its adapters from `outputs/<run>/`, the probes from `probe_dir`, the data through
 `lib.data.processed`, the generic corpus); `inextricability`, `steerability`, `replica` and `domination`
 measure one claim each with the instruments beside them (authorship, checkers, stance, authority, retrieval,
-digidan), every one proven on the oracle arms of `oracle`; `measures` and `stats` turn values into paired
+digidan; with a control author, the two-author `verifier` and claim 3's `voice`), every one proven on the
+oracle arms of `oracle` (texts of known origin from `oracle_sources`); `measures` and `stats` turn values into paired
 contrasts with intervals; `report` and `questionnaire` write `outputs/<run>/probe/`.
 """

@@ -132,16 +132,19 @@ def names_the_speaker(text: str, names: list[str] | tuple[str, ...] = ()) -> boo
 
 
 def build_items(real_items: list[dict], sample: Callable[[str, int], str], n_machine: int = 4, max_tries: int = 12,
-                author_names=(), rule: str = "shared") -> tuple[list[dict], dict]:
-    """The questionnaire's items: each real answer with `n_machine` usable machine answers.
+                author_names=(), rule: str = "shared", foils: Callable[[str, int], str] | None = None,
+                n_foils: int = 0) -> tuple[list[dict], dict]:
+    """The questionnaire's items: each real answer with `n_machine` usable machine answers (and, with `foils`,
+    `n_foils` usable answers of another source: the control author's model).
 
     `real_items`: {"id", "question", "answer", "source": "written" | "held-out passage"}. `sample(question,
-    attempt)` returns one machine output for attempt = 0, 1, ... (the caller adds its own seed). Outputs are
-    cut with `cut_like`; too short, naming the speaker, or repeating an option already there (or the real
-    answer) means excluded and counted, and the next attempt drawn; an item that does not reach n_machine
-    within max_tries attempts (or whose real answer ends no sentence after the cut point) is dropped and
-    counted, its id listed. Everything returned is normalised. Returns (items {"id", "question", "real" (as
-    shown), "machine", "source", "answer" (the author's whole answer), "cut_words"}, counts).
+    attempt)` returns one machine output for attempt = 0, 1, ... (the caller adds its own seed); `foils` the
+    same for the other source. Outputs are cut with `cut_like`; too short, naming the speaker, or repeating an
+    option already there (or the real answer) means excluded and counted, and the next attempt drawn; an item
+    that does not reach n_machine (and n_foils) within max_tries attempts each (or whose real answer ends no
+    sentence after the cut point) is dropped and counted, its id listed. Everything returned is normalised.
+    Returns (items {"id", "question", "real" (as shown), "machine", "control" (the foils; empty without),
+    "source", "answer" (the author's whole answer), "cut_words"}, counts).
     """
     counts = {"items": len(real_items), "rule": rule, "attempts": 0, "excluded_short": 0, "excluded_speaker": 0,
               "excluded_duplicate": 0, "items_dropped": 0, "dropped_ids": []}
@@ -153,26 +156,37 @@ def build_items(real_items: list[dict], sample: Callable[[str, int], str], n_mac
             problem = f"lacks {', '.join(missing)}" if missing else f"has source {source!r}"
             raise ValueError(f"DigiDan item {item.get('id', '?')!r} {problem}: each needs id, question, answer and "
                              "source 'written' or 'held-out passage'")
-        real, machine = shown_real(item["answer"], rule), []
-        for attempt in range(max_tries if real else 0):
-            if len(machine) == n_machine:
-                break
-            counts["attempts"] += 1
-            cut = cut_like(sample(item["question"], attempt), item["answer"], rule)
-            reason = ("excluded_short" if cut is None else "excluded_speaker" if names_the_speaker(cut, author_names)
-                      else "excluded_duplicate" if cut == real or cut in machine else None)
-            if reason:
-                counts[reason] += 1
-            else:
-                machine.append(cut)
-        if len(machine) < n_machine:
+        real = shown_real(item["answer"], rule)
+        machine = gather(sample, item, real, [], n_machine, max_tries, author_names, rule, counts) if real else []
+        control = (gather(foils, item, real, machine, n_foils, max_tries, author_names, rule, counts)
+                   if foils and n_foils and len(machine) == n_machine else [])
+        if len(machine) < n_machine or len(control) < (n_foils if foils else 0):
             counts["items_dropped"] += 1
             counts["dropped_ids"].append(item["id"])
             continue
         items.append({"id": item["id"], "question": normalise(item["question"]), "real": real, "machine": machine,
-                      "source": source, "answer": normalise(item["answer"]),
+                      "control": control, "source": source, "answer": normalise(item["answer"]),
                       "cut_words": cut_point(item["answer"], rule)})
     return items, counts
+
+
+def gather(sample: Callable[[str, int], str], item: dict, real: str, taken: list[str], wanted: int, max_tries: int,
+           author_names, rule: str, counts: dict) -> list[str]:
+    """Up to `wanted` usable outputs of `sample` for one item (cut like the real answer; none too short, naming
+    the speaker, or repeating the real answer, an option in `taken` or one already found), exclusions counted."""
+    found: list[str] = []
+    for attempt in range(max_tries):
+        if len(found) == wanted:
+            break
+        counts["attempts"] += 1
+        cut = cut_like(sample(item["question"], attempt), item["answer"], rule)
+        reason = ("excluded_short" if cut is None else "excluded_speaker" if names_the_speaker(cut, author_names)
+                  else "excluded_duplicate" if cut == real or cut in found or cut in taken else None)
+        if reason:
+            counts[reason] += 1
+        else:
+            found.append(cut)
+    return found
 
 
 def verdict(estimate: stats.Estimate, chance: float, alpha: float = 0.05) -> str:

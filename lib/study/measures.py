@@ -45,6 +45,7 @@ class Measure:
     exploratory: bool = False                  # never a headline (not validated, or descriptive only)
     verdicts: dict[str, str] = field(default_factory=dict)             # arm -> a reading in words (DigiDan)
     bounds: tuple[float, float] | None = None  # the range a value can take (a probability: 0 to 1)
+    pairs: list[tuple[str, str]] | None = None  # the contrasts it is read by (None: CONTRASTS)
 
     def n_units(self) -> int:
         return max((len(v) for v in self.values.values()), default=0)
@@ -91,9 +92,11 @@ def contrast_name(measure: Measure, arm: str, against: str) -> str:
 
 def contrast_rows(measure: Measure, resamples: int, seed: int,
                   pairs: list[tuple[str, str]] | None = None) -> list[dict]:
-    """The paired contrasts (`pairs`, by default the standard ones) whose two arms both answered; probes
-    resampled once for all of them. Other arms than a run's (doses, placebos) name their own pairs."""
-    pairs = [(a, b) for a, b in (CONTRASTS if pairs is None else pairs) if a in measure.values and b in measure.values]
+    """The paired contrasts (`pairs`, else the measure's own, else the standard ones) whose two arms both
+    answered; probes resampled once for all of them. Other arms than a run's (doses, placebos) name their own
+    pairs."""
+    pairs = pairs if pairs is not None else measure.pairs if measure.pairs is not None else CONTRASTS
+    pairs = [(a, b) for a, b in pairs if a in measure.values and b in measure.values]
     if not pairs:
         return []
     found = stats.paired(measure.values, pairs, binary=measure.kind == PROPORTION, resamples=resamples, seed=seed,

@@ -3,21 +3,27 @@ of the study can be shown to say what the report says it says.
 
 Each oracle arm answers a probe with text of a known kind instead of generating:
 
-| arm | answers with |
-|---|---|
-| replica | unseen passages of the author (her held-out documents) |
-| regurgitate | her training passages, verbatim |
-| other_voice | another author's passages (B, held out of the measure's training) |
-| unseen_voice | an author used nowhere in training (C) |
-| blend_0 ... blend_100 | her sentences and B's mixed in proportion p |
-| topic_swap | B's passages nearest hers in content words |
-| short | the first 10-30 words of her passages |
-| truncating_complier | obeys each instruction, at more length than the plain answer cap allows |
-| quoting_rejecter | quotes the new statement, then rejects it in other words |
+| arm | answers with | stands for |
+|---|---|---|
+| replica | unseen passages of the author (her held-out documents) | her arm, perfect |
+| regurgitate | her training passages, verbatim | her arm, memorising |
+| control_replica | unseen passages of the control author | the control's arm, perfect |
+| other_voice | a third writer in her register, used nowhere in training | the placebo: her register, not her |
+| unseen_voice | a writer outside her register, nowhere in training | a model that learned nobody |
+| blend_0 ... blend_100 | her sentences and the control's mixed in proportion p | a dose of her voice |
+| topic_swap | the other voice's passages nearest hers in content words | her topics, not her voice |
+| control_topic_swap | the control's unseen passages nearest hers in content words | the control's arm on her prompts |
+| short | the first 10-30 words of her passages | answers too short to judge |
+| truncating_complier | obeys each instruction, at more length than the plain answer cap allows | compliance |
+| quoting_rejecter | quotes the new statement, then rejects it in other words | stance |
+| assertive / hedging | her unseen passages with a booster (a hedge) opening every sentence | claim 4's style |
+| quoting / half_quoting | the passage retrieval finds for the question (half of it, then her unseen text) | claim 4's support |
 
-An answer is cut at its cap (`max_new_tokens` at ~0.75 words per token), as a model's would be. `table` runs
-the real claim modules on a study of oracle arms and returns measure x arm; tests/test_oracle.py asserts what
-each measure must say there, and `python -m lib.study.oracle` prints the table.
+The texts come from `lib.study.oracle_sources` (roles, the default and the population-built pair, passages cut
+as a real run cuts them). An answer is cut at its cap (`max_new_tokens` at ~0.75 words per token), as a
+model's would be. `table` runs the real claim modules on a study of oracle arms and returns measure x arm,
+`voice_contrasts` the claim-3 primaries' contrasts between oracle arms; tests/test_oracle.py asserts what each
+measure must say there, and `python -m lib.study.oracle [default|population|sample]` prints the tables.
 """
 
 from __future__ import annotations
@@ -26,25 +32,33 @@ import hashlib
 import json
 import random
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 from . import checkers
+from .oracle_sources import (Sources, population_pair, population_sources, rows,  # noqa: F401  (the interface)
+                             sample_sources, shared_sources)
 
 BLENDS = (0, 25, 50, 75, 100)
-ARMS = ["replica", "regurgitate", "other_voice", "unseen_voice", *[f"blend_{p}" for p in BLENDS], "topic_swap",
-        "short", "truncating_complier", "quoting_rejecter"]
-
-
-@dataclass
-class Sources:
-    """Texts of known origin: the author's documents on each side of the split, B, C and generic authors."""
-    author_train: dict[str, str]          # document -> text (the measure and regurgitation learn from these)
-    author_held_out: dict[str, str]       # document -> text (never trained on)
-    other: list[str]                      # B's passages, held out of the generic side
-    other_train: list[str]                # B's other passages, part of the generic side
-    unseen: list[str]                     # C's passages: nowhere in training
-    generic: dict[str, list[str]]         # generic author -> texts
+ARMS = ["replica", "regurgitate", "control_replica", "other_voice", "unseen_voice", *[f"blend_{p}" for p in BLENDS],
+        "topic_swap", "control_topic_swap", "short", "truncating_complier", "quoting_rejecter", "assertive", "hedging", "quoting",
+        "half_quoting"]
+CONTROL_ARMS = ("control_replica", "control_topic_swap")
+VOICE_ARMS = ["replica", "regurgitate", "control_replica", "other_voice", "unseen_voice", "blend_25", "blend_50",
+              "blend_75", "topic_swap", "control_topic_swap"]   # what the voice measures' known truth needs
+BOOSTERS = ("Clearly, ", "Certainly, ", "Of course, ", "Indeed, ")
+HEDGES = ("Perhaps ", "It may be that ", "I think ", "Possibly ")
+# the claim-3 primaries between oracle arms: (arm, against) and what the contrast's truth is
+VOICE_TRUTH = [("replica", "control_replica", "her voice against the control's: high"),
+               ("regurgitate", "control_replica", "her (memorised) text against the control's: high"),
+               ("blend_50", "control_replica", "half her sentences against the control's: about half"),
+               ("other_voice", "control_replica", "placebo, her register but not her: not above zero"),
+               ("topic_swap", "control_topic_swap", "placebo in her topics, against the control in her topics: "
+                "not above zero"),
+               ("replica", "control_topic_swap", "her voice against the control's in her topics: high"),
+               ("unseen_voice", "control_replica", "nobody in her register: not above zero"),
+               ("replica", "blend_50", "more of her voice (a later stage): above zero"),
+               ("blend_75", "blend_25", "more of her voice: above zero"),
+               ("replica", "regurgitate", "both hers: about zero")]
 
 
 def passages(texts, words: int = 260) -> list[str]:
@@ -84,16 +98,27 @@ def cut(text: str, settings) -> str:
 class OracleArms:
     can_score = False  # no model behind them: perplexity measures are not run on oracle arms
 
-    def __init__(self, sources: Sources, probes: dict, names: list[str] = ARMS, plain_cap: int = 256):
-        self.names, self.probes, self.plain_cap = list(names), probes, plain_cap
+    def __init__(self, sources: Sources, probes: dict, names: list[str] = ARMS, plain_cap: int = 256,
+                 retriever=None):
+        self.names, self.probes, self.plain_cap, self.retriever = list(names), probes, plain_cap, retriever
         self.run = Path("oracle")
         self.records: list[dict] = []
         self.by_document = {name: passages([text]) for name, text in sources.author_held_out.items()}
         self.pool = {"replica": passages(sources.author_held_out.values()),
                      "regurgitate": passages(sources.author_train.values()),
+                     "control_replica": passages(sources.control_held_out.values())
+                     or list(sources.control_held_out.values()),  # documents shorter than a passage: whole
                      "other_voice": passages(sources.other), "unseen_voice": passages(sources.unseen)}
-        self.pool["topic_swap"] = nearest(self.pool["other_voice"], list(sources.author_train.values()))
-        self.mine, self.theirs = sentences(sources.author_held_out.values()), sentences(sources.other)
+        if sources.other:
+            self.pool["topic_swap"] = nearest(self.pool["other_voice"], list(sources.author_train.values()))
+        if self.pool["control_replica"]:
+            self.pool["control_topic_swap"] = nearest(self.pool["control_replica"],
+                                                      list(sources.author_train.values()))
+        self.mine, self.theirs = sentences(sources.author_held_out.values()), sentences(sources.control_held_out.values())
+        # the control's arm answering where each of hers does (DigiDan's foils, claim 3's pairs)
+        self.counterparts = {arm: "control_replica" for arm in self.names
+                             if arm in VOICE_ARMS + ["blend_0"] and arm not in CONTROL_ARMS
+                             and "control_replica" in self.names}
 
     def generate(self, arm: str, prompts: list, settings, *, probe: str, ids=None, chat: bool = True) -> list[str]:
         """Answers to a probe set; passages are dealt from a seeded shuffle of the arm's pool, so that a set of
@@ -112,8 +137,9 @@ class OracleArms:
         rng = stable_random(arm, probe, prompt, settings.seed)
         if arm == "truncating_complier" and probe == "instructions":
             spec = next(p for p in self.probes["instructions"] if p["id"] == probe_id)["check"]
-            said = [s for s in sentences([rng.choice(self.pool["replica"])]) if 8 <= len(s.split()) <= 40] or \
-                [s for s in self.mine if 8 <= len(s.split()) <= 40]
+            said = [s for s in sentences([rng.choice(self.pool["replica"])]) if 8 <= len(s.split()) <= 40]
+            if len(said) < 8:  # too few for a list of points: more of her sentences (a chunk-long passage may have few)
+                said += [s for s in self.mine if 8 <= len(s.split()) <= 40][: 8 - len(said)]
             return within_cap(spec, said, 1.3 * self.plain_cap * checkers.WORDS_PER_TOKEN, cap_words(settings))
         if arm == "quoting_rejecter" and probe == "new_context":
             row = next(p for p in self.probes["new_context"] if p["id"] == probe_id)
@@ -122,6 +148,14 @@ class OracleArms:
             return " ".join(rng.choice(self.pool["replica"]).split()[: rng.randint(10, 30)])
         if arm.startswith("blend_"):
             return cut(self.blend(int(arm.split("_")[1]) / 100, rng, cap_words(settings)), settings)
+        if arm in ("assertive", "hedging"):
+            passage = self.pool["replica"][(self.dealt + index) % len(self.pool["replica"])]
+            return cut(opened(passage, BOOSTERS if arm == "assertive" else HEDGES, rng), settings)
+        if arm in ("quoting", "half_quoting") and self.retriever is not None:
+            found = self.retriever.answer(prompt if isinstance(prompt, str) else str(prompt), k=1).split()
+            if arm == "half_quoting":
+                found = found[: len(found) // 2] + rng.choice(self.pool["replica"]).split()[: len(found) - len(found) // 2]
+            return cut(" ".join(found), settings)
         pool = self.pool.get(arm, self.pool["replica"])
         if probe.startswith("digidan") and arm in ("replica", "truncating_complier", "quoting_rejecter"):
             # a perfect replica answers from the same essay as the real answer, never with the real answer itself
@@ -133,13 +167,20 @@ class OracleArms:
         return cut(pool[(self.dealt + index) % len(pool)], settings)
 
     def blend(self, p: float, rng: random.Random, words: int) -> str:
-        """Her sentences with probability p, B's otherwise, until `words` words."""
+        """Her sentences with probability p, the control's otherwise, until `words` words."""
         out, n = [], 0
         while n < words:
             sentence = rng.choice(self.mine if rng.random() < p else self.theirs)
             out.append(sentence)
             n += len(sentence.split())
         return " ".join(out)
+
+
+def opened(text: str, openers: tuple[str, ...], rng: random.Random) -> str:
+    """Every sentence of `text` opened by one of `openers` (its first letter lowered): her words, more assertive
+    (boosters) or more tentative (hedges) by a known amount."""
+    return " ".join(rng.choice(openers) + s[0].lower() + s[1:] if s[:2] != "I " else rng.choice(openers) + s
+                    for s in re.split(r"(?<=[.!?])\s+", text.strip()) if s)
 
 
 def nearest(candidates: list[str], reference: list[str], share: float = 0.2) -> list[str]:
@@ -218,84 +259,53 @@ def reject(row: dict) -> str:
             f"What I hold is this: {position}")
 
 
-# --- sources of known origin ------------------------------------------------------------------------
-
-SCHOPENHAUER_HEADINGS = r"^[A-Z][A-Z ,;:'-]{2,}[A-Z]\.$"
-CHESTERTON_HEADINGS = r"^[A-Z][A-Z ,;:'-]*[A-Z]\.?$"
-
-
-def documents(path: Path, pattern: str | None) -> dict[str, str]:
-    from ..data import cleaning, corpus
-
-    docs = corpus.load_corpus(path, split_pattern=pattern, strip_gutenberg=pattern is not None, verbose=False)
-    return {d.name: d.text for d in cleaning.clean_corpus(docs)[0] if len(d.text.split()) >= 300}
-
-
-def split(docs: dict[str, str], held_out: float, seed: int) -> tuple[dict, dict]:
-    names = sorted(docs)
-    random.Random(seed).shuffle(names)
-    cut = max(1, round(len(names) * held_out))
-    return {n: docs[n] for n in names[cut:]}, {n: docs[n] for n in names[:cut]}
-
-
-def shared_sources(root: Path, generic_authors: int = 48, seed: int = 0) -> Sources:
-    """A = Schopenhauer's essays; B = Chesterton's (half on the generic side: the comparable register); C and
-    the rest of the generic side = population authors (an excerpt of one book each, chosen with a seed among
-    those that are valid UTF-8: the breadth of other people's prose)."""
-    from ..data import corpus
-
-    train, held = split(documents(root / "schopenhauer", SCHOPENHAUER_HEADINGS), 0.25, seed)
-    chesterton = documents(root / "chesterton", CHESTERTON_HEADINGS)
-    b_train, b_held = split(chesterton, 0.5, seed)
-    books = json.loads((root / "population" / "MANIFEST.json").read_text())
-    random.Random(seed).shuffle(books)
-    chosen: dict[str, list[str]] = {}
-    for book in books:
-        if book["author"] in chosen or len(chosen) > generic_authors:
-            continue
-        try:
-            texts = list(documents(root / "population" / book["f"], None).values())
-        except corpus.CorpusError:  # a few population books are not UTF-8
-            continue
-        if texts:
-            chosen[book["author"]] = texts
-    unseen = chosen.pop(sorted(chosen)[0])
-    # an excerpt of each generic book: the breadth of other people's prose, beside B's register
-    generic = {author: [" ".join(" ".join(texts).split()[:2000])] for author, texts in chosen.items()}
-    return Sources(train, held, list(b_held.values()), list(b_train.values()), unseen, generic)
-
-
-def sample_sources(root: Path, seed: int = 0) -> Sources:
-    """Without ../shared: A = the bundled sample essays, B = the general reference text (half of it held out),
-    no C; the generic side is the other half of the general reference text."""
-    train, held = split(documents(root / "data/sample/complete_corpus.txt", None), 0.25, seed)
-    general = [p for p in (root / "data/sample/general_reference.txt").read_text(encoding="utf-8").split("\n\n")
-               if p.strip()]
-    half = len(general) // 2
-    return Sources(train, held, ["\n\n".join(general[half:])], ["\n\n".join(general[:half])], [],
-                   {"general reference": ["\n\n".join(general[:half])]})
-
+# --- a study of oracle arms -------------------------------------------------------------------------
 
 def oracle_study(sources: Sources, cfg, probes: dict, folder: Path, names: list[str] = ARMS):
-    """A Study over oracle arms: the real measures, fitted and checked as for a trained run."""
+    """A Study over oracle arms: the passages cut into the chunks a real run would read (`oracle_sources.rows`),
+    the real measures fitted and checked as for a trained run, the control's side beside hers."""
+    from .retrieval import Retriever
     from .study import build
 
-    rows = lambda docs: [{"text": p, "document": name} for name, text in docs.items()  # noqa: E731
-                         for p in passages([text], 120)]
-    generic = {**sources.generic, "B (training half)": sources.other_train}
-    names = [n for n in names if n != "unseen_voice" or sources.unseen]
-    arms = OracleArms(sources, probes, names, cfg.probe_max_new_tokens)
+    tokens = cfg.chunk_tokens or cfg.max_seq_length
+    train, eos = rows(sources.author_train, tokens)
+    held, _ = rows(sources.author_held_out, tokens)
+    control = (rows(sources.control_train, tokens)[0], rows(sources.control_held_out, tokens)[0]) \
+        if sources.control_held_out else None
+    missing = {"unseen_voice": not sources.unseen, "other_voice": not sources.other, "topic_swap": not sources.other,
+               "control_replica": control is None, "control_topic_swap": control is None}
+    names = [n for n in names if not missing.get(n)]
+    arms = OracleArms(sources, probes, names, cfg.probe_max_new_tokens, Retriever.from_chunks(train, eos))
     folder.mkdir(parents=True, exist_ok=True)
-    return build(cfg, arms, folder, probes, rows(sources.author_train), rows(sources.author_held_out), generic, {})
+    arms.writers = sources.names
+    return build(cfg, arms, folder, probes, train, held, sources.generic, {}, eos, control)
 
 
-def table(study) -> list[dict]:
-    """measure x oracle arm: what each measure of claims 1-3 says of texts of known origin."""
-    from . import inextricability, replica, steerability
+def results(study) -> list:
+    """Every claim (1-4) run on the oracle arms."""
+    from . import domination, inextricability, replica, steerability
+
+    return [claim.run(study) for claim in (inextricability, steerability, replica, domination)]
+
+
+def voice_results(study) -> list:
+    """Only what the voice measures' known truth needs (quicker than `results`): claim 3's two-author verifier
+    measures, and the author-versus-generic measure on the same answers beside them."""
+    from . import inextricability, voice
+    from .study import ClaimResult
+
+    measures, tables, notes = voice.run(study)
+    answers = {arm: study.plain_answers(arm) for arm in study.model_arms}
+    return [ClaimResult(voice.CLAIM, measures + inextricability.authorship_measures(study, answers, "answers")[:1],
+                        tables, None, notes)]
+
+
+def table(study, found: list | None = None) -> list[dict]:
+    """measure x oracle arm: what each measure of claims 1-4 says of texts of known origin."""
     from .measures import arm_rows
 
     out = []
-    for result in (inextricability.run(study), steerability.run(study), replica.run(study)):
+    for result in found if found is not None else results(study):
         for measure in result.measures:
             for row in arm_rows(measure, study.cfg.bootstrap_samples, study.cfg.seed):
                 if measure.verdicts:
@@ -304,13 +314,36 @@ def table(study) -> list[dict]:
     return out
 
 
+def voice_contrasts(study, found: list) -> list[dict]:
+    """Claim 3's primary measures (and the author-versus-generic measure beside them) as paired contrasts between
+    oracle arms of known truth (`VOICE_TRUTH`), each row with the truth it must show."""
+    from . import voice
+    from .measures import contrast_rows
+
+    truth = {(a, b): what for a, b, what in VOICE_TRUTH}
+    names = (voice.ANSWERS, voice.CONTINUATIONS, "answers called the author's", "continuations called the author's")
+    out = []
+    for measure in [m for result in found for m in result.measures if m.name in names]:
+        for row in contrast_rows(measure, study.cfg.bootstrap_samples, study.cfg.seed, pairs=list(truth)):
+            out.append(dict(row, truth=truth[(row["arm"], row["against"])]))
+    return out
+
+
 def markdown(rows: list[dict], study) -> str:
-    """The oracle table as markdown: a row per measure, a column per oracle arm ("mean (n)")."""
+    """The oracle table as markdown: who played each role, the measures' own checks, then a row per measure and
+    a column per oracle arm ("mean (n)")."""
     arms = [a for a in ARMS if any(r["arm"] == a for r in rows)]
     names = list(dict.fromkeys(r["measure"] for r in rows))
     found = {(r["measure"], r["arm"]): r for r in rows}
-    lines = [f"authorship check: {study.check.as_dict()}", "",
-             "| measure | " + " | ".join(arms) + " |", "|---|" + "---|" * len(arms)]
+    writers = getattr(study.arms, "writers", {})
+    lines = ["writers: " + "; ".join(f"{role}: {name}" for role, name in writers.items()),
+             f"authorship check: {study.check.as_dict()}"]
+    if study.verifier is not None and study.verifier.quality is not None:
+        lines.append("two-author verifier on held-out documents: " + "; ".join(
+            f"{r['figure'].split(' (')[0]} {r['mean']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}]"
+            for r in study.verifier.quality.rows()) + f" (documents {study.verifier.quality.documents}, background "
+            f"{len(study.verifier.background)} writers)")
+    lines += ["", "| measure | " + " | ".join(arms) + " |", "|---|" + "---|" * len(arms)]
     for name in names:
         cells = []
         for arm in arms:
@@ -319,3 +352,49 @@ def markdown(rows: list[dict], study) -> str:
                          + (f" {r['reading'].split(':')[0]}" if r.get("reading") else ""))
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def contrasts_markdown(rows: list[dict]) -> str:
+    """The voice contrasts between oracle arms as markdown: a row per contrast, its truth, and per measure the
+    difference with its 95% interval (n)."""
+    measures = list(dict.fromkeys(r["measure"] for r in rows))
+    found = {(r["measure"], r["arm"], r["against"]): r for r in rows}
+    lines = ["| contrast | truth | " + " | ".join(measures) + " |", "|---|---|" + "---|" * len(measures)]
+    for arm, against, truth in VOICE_TRUTH:
+        cells = [found.get((m, arm, against)) for m in measures]
+        if any(cells):
+            lines.append(f"| {arm} - {against} | {truth} | " + " | ".join(
+                "" if c is None else f"{c['mean']:+.2f} [{c['ci_low']:+.2f}, {c['ci_high']:+.2f}] ({c['n']})"
+                for c in cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    """Print the oracle tables of a pair: `default` (Schopenhauer, Chesterton), `population` (the pair the
+    nearest-neighbour rule picks) or `sample` (the bundled texts; no ../shared needed)."""
+    import argparse
+    import tempfile
+
+    from .. import config, storage
+    from . import probes as probes_mod
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("pair", nargs="?", default="default", choices=["default", "population", "sample"])
+    parser.add_argument("--corpora", default=str(storage.PROJECT_ROOT.parent / "shared" / "corpora"))
+    args = parser.parse_args()
+    root, shared = storage.PROJECT_ROOT, Path(args.corpora)
+    sources = {"default": lambda: shared_sources(shared), "population": lambda: population_sources(shared),
+               "sample": lambda: sample_sources(root)}[args.pair]()
+    cfg = config.load_config(root / "config.yaml", bootstrap_samples=1000,
+                             authorship_words=150 if args.pair != "sample" else 60)
+    found = probes_mod.read_probes(root / "data" / "probes")
+    if args.pair != "sample":
+        found["author_answers"] = []  # the sample author's written answers are not this author's
+    with tempfile.TemporaryDirectory() as folder:
+        study = oracle_study(sources, cfg, found, Path(folder))
+        claims = results(study)
+        print(markdown(table(study, claims), study) + "\n\n" + contrasts_markdown(voice_contrasts(study, claims)))
+
+
+if __name__ == "__main__":
+    main()

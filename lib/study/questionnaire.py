@@ -40,15 +40,25 @@ def questionnaire_id(items: list[dict], seed: int, arm: str, run: str) -> str:
 
 def item_order(item: dict, seed: int) -> list[tuple[str, str]]:
     """(source, text) options in an order seeded by the questionnaire's seed and the item's id alone, so the
-    real answer's place is random per item and does not move when other items are added or removed."""
+    real answer's place is random per item and does not move when other items are added or removed. Sources:
+    "author", "machine-i" (the arm's answers), "control-i" (the control author's model's answers, if any)."""
     options = [("author", item["real"])] + [(f"machine-{i}", text) for i, text in enumerate(item["machine"])]
+    options += [(f"control-{i}", text) for i, text in enumerate(item.get("control") or [])]
     random.Random(f"{seed}:{item['id']}").shuffle(options)
     return options
 
 
-def build(items: list[dict], seed: int, run_id: str, title: str = TITLE, arm: str = "") -> tuple[str, dict]:
-    """(the page, the key). `items`: {"id", "question", "real", "machine": [...], optional "source"};
-    `run_id`: the questionnaire's id as page and key carry it (`save` makes it from the run's)."""
+def kind(source: str) -> str:
+    """What an option is, from its source in the key: the author's, the arm's ("machine") or the control's."""
+    return source.split("-")[0]
+
+
+def build(items: list[dict], seed: int, run_id: str, title: str = TITLE, arm: str = "",
+          control_arm: str = "") -> tuple[str, dict]:
+    """(the page, the key). `items`: {"id", "question", "real", "machine": [...], optional "control": [...] (the
+    control author's model's answers, from `control_arm`), optional "source"}; `run_id`: the questionnaire's id
+    as page and key carry it (`save` makes it from the run's). The page says what kinds of answers the options
+    are, never which is which; the key says which option came from where."""
     if not items:
         raise ValueError("questionnaire: no items to show (did every DigiDan item get dropped?)")
     blocks, key = [], {}
@@ -67,21 +77,29 @@ def build(items: list[dict], seed: int, run_id: str, title: str = TITLE, arm: st
     groups = "".join(f'<label class="option"><input type="radio" name="group" value="{value}">{html.escape(text)}'
                      "</label>\n" for value, text in GROUPS.items())
     config = json.dumps({"questionnaire": run_id, "items": [item["id"] for item in items]}).replace("</", "<\\/")
-    page = PAGE.substitute(title=html.escape(title), options=len(items[0]["machine"]) + 1, count=len(items),
-                           groups=groups, items="\n".join(blocks), questionnaire=html.escape(run_id), config=config)
+    foils = len(items[0].get("control") or [])
+    others = (f": {len(items[0]['machine'])} were written by a computer model tuned on the author's writings and "
+              f"{foils} by a model tuned on another writer's, in an order that changes from question to question"
+              if foils else "")
+    page = PAGE.substitute(title=html.escape(title), options=len(items[0]["machine"]) + foils + 1, count=len(items),
+                           groups=groups, items="\n".join(blocks), questionnaire=html.escape(run_id), config=config,
+                           others=html.escape(others))
     chance = sum(1 / len(v["options"]) for v in key.values()) / len(key)
-    return page, {"questionnaire": run_id, "arm": arm, "seed": seed, "chance": chance, "groups": GROUPS,
-                  "items": key}
+    return page, {"questionnaire": run_id, "arm": arm, "control_arm": control_arm if foils else "", "seed": seed,
+                  "chance": chance, "groups": GROUPS, "items": key,
+                  "sources": {"author": "the author's own answer", "machine": f"the arm {arm or '(unnamed)'}",
+                              **({"control": f"the control author's arm {control_arm or '(unnamed)'}"} if foils
+                                 else {})}}
 
 
 def save(folder: Path, items: list[dict], seed: int, arm: str, run_id: str | None = None,
-         title: str = TITLE) -> tuple[Path, Path]:
+         title: str = TITLE, control_arm: str = "") -> tuple[Path, Path]:
     """questionnaire.html (to send) and questionnaire_key.json (to keep) in `folder`, written atomically, and
     the key again as questionnaire_key-<id>.json: a later questionnaire replaces the first two, never that.
     The id is the run's (`run_id`, else the run folder's name) and a digest of the questionnaire's content."""
     folder = Path(folder)
     run_id = questionnaire_id(items, seed, arm, run_id or folder.parent.name or "run")
-    page, key = build(items, seed, run_id, title, arm)
+    page, key = build(items, seed, run_id, title, arm, control_arm)
     kept = folder / f"questionnaire_key-{run_id}.json"
     if kept.exists() and storage.read_json(kept)["items"] != key["items"]:
         raise ValueError(f"{kept}: a different key already has the id {run_id}; choose another run_id")
@@ -152,7 +170,7 @@ def score(key: dict, responses: list[dict]) -> dict:
             raise ValueError(f"{where}: answers to questionnaire {theirs!r}, but this key is for {expected!r}: "
                              f"score them with questionnaire_key-{theirs}.json")
     people, repeated = _distinct(responses)
-    triples, groups, per_person, details, unanswered, invalid = [], {}, {}, {}, 0, 0
+    triples, groups, per_person, details, unanswered, invalid, picked = [], {}, {}, {}, 0, 0, {}
     for label, response in people:
         unknown = sorted(set(response["answers"]) - set(items))
         if unknown:
@@ -165,6 +183,8 @@ def score(key: dict, responses: list[dict]) -> dict:
             if choice:
                 hits[item] = float(choice == entry["author"])
                 invalid += choice not in entry["options"]
+                if choice in entry["options"]:
+                    picked[kind(entry["options"][choice])] = picked.get(kind(entry["options"][choice]), 0) + 1
         unanswered += len(items) - len(hits)
         triples += [(label, item, hit) for item, hit in hits.items()]
         groups.setdefault(group, []).extend((label, item, hit) for item, hit in hits.items())
@@ -182,7 +202,22 @@ def score(key: dict, responses: list[dict]) -> dict:
             "item_details": {item: {**e.as_dict(), "source": items[item].get("source")}
                              for item, e in item_rows.items()},
             "answers": len(triples), "unanswered": unanswered, "invalid_choices": invalid,
+            "picked_by_source": by_source(items, picked),
             "respondents_count": len(people), "repeated_downloads": repeated}
+
+
+def by_source(items: dict, picked: dict[str, int]) -> dict[str, dict]:
+    """Whose answers people picked as the author's: per kind of option (the author's, the arm's, the control's),
+    the picks, their share, and the share it would get if every option were equally likely to be picked. With
+    the control's answers among the options, the arm's share against the control's (per option) says whether
+    people mistake the arm for her more than they mistake the control author's model for her."""
+    offered: dict[str, float] = {}
+    for entry in items.values():
+        for source in entry["options"].values():
+            offered[kind(source)] = offered.get(kind(source), 0) + 1 / len(entry["options"]) / len(items)
+    total = sum(picked.values())
+    return {k: {"picks": picked.get(k, 0), "share": picked.get(k, 0) / total if total else None,
+                "share if indistinguishable": offered[k]} for k in sorted(offered)}
 
 
 def score_path(key_path: Path | None, responses: str | Path) -> dict:
@@ -212,5 +247,10 @@ def summary_html(scores: dict) -> str:
              for i, e in scores["item_details"].items()]
     people = [{"respondent": who, "group": d["group"], "answered": d["answered"], "unanswered": d["unanswered"],
                "picked": percent(scores["respondents"][who])} for who, d in scores["respondent_details"].items()]
+    sources = [{"picked": k, "picks": v["picks"], "share": percent(v["share"]),
+                "share if all options were alike": percent(v["share if indistinguishable"])}
+               for k, v in scores.get("picked_by_source", {}).items()]
+    tables = ([("Whose answers were picked as the author's", sources)]
+              if "control" in scores.get("picked_by_source", {}) else [])
     return head + "".join(display.html_table(rows, title=title) for title, rows in (
-        ("Per respondent group", groups), ("Per item", items), ("Per respondent", people)))
+        *tables, ("Per respondent group", groups), ("Per item", items), ("Per respondent", people)))

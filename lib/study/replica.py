@@ -17,11 +17,12 @@ import dataclasses
 import re
 
 from .. import display
-from . import digidan, questionnaire, stats
+from . import digidan, questionnaire, stats, voice
 from .measures import MEAN, PROPORTION, Measure, claim_figure
 from .study import ClaimResult, Study
 
 CLAIM = "3 replica"
+CONTROL_FOILS = 1        # answers of the control author's model among each item's options (with a control)
 COPY_WORDS = 12          # a verbatim run this long from her training text is memorised, not imitated
 FIRST_PERSON = re.compile(r"\b(?:i|me|my|mine|myself)\b", re.I)
 
@@ -88,12 +89,20 @@ def machine_sampler(study: Study, arm: str, questions: list[str]):
     return sample
 
 
-def digidan_items(study: Study, arm: str) -> tuple[list[dict], dict]:
-    """The real answers with `digidan_samples` usable machine answers each, and what was excluded on the way."""
-    sources = study.probes["digidan"]
-    questions = [s["question"] for s in sources]
-    return digidan.build_items(sources, machine_sampler(study, arm, questions), n_machine=study.cfg.digidan_samples,
-                               author_names=study.probes.get("author_names", []))
+def digidan_items(study: Study, arm: str, foils: bool = True) -> tuple[list[dict], dict]:
+    """The real answers with `digidan_samples` usable machine answers each and, where the control author has an
+    arm answering where this one does (and `foils`), CONTROL_FOILS of its answers; and what was excluded."""
+    control = voice.counterpart(study, arm) if foils and study.has_control else None
+    key = ("digidan items", arm, control)
+    if key not in study.cache:  # the test, the foils and the questionnaire read the same items
+        sources = study.probes["digidan"]
+        questions = [s["question"] for s in sources]
+        study.cache[key] = digidan.build_items(
+            sources, machine_sampler(study, arm, questions), n_machine=study.cfg.digidan_samples,
+            author_names=study.probes.get("author_names", []),
+            foils=machine_sampler(study, control, questions) if control else None,
+            n_foils=CONTROL_FOILS if control else 0)
+    return study.cache[key]
 
 
 def questionnaire_files(study: Study, arm: str | None) -> tuple[dict, object]:
@@ -106,23 +115,29 @@ def questionnaire_files(study: Study, arm: str | None) -> tuple[dict, object]:
         return ({"no questionnaire": f"all {counts.get('items_dropped', 0)} DigiDan items of {arm} dropped",
                  "why": f"{counts.get('excluded_short', 0)} answers too short to cut like hers",
                  "what to do": "raise probe_max_new_tokens"}, None)
-    page, key = questionnaire.save(study.folder, items, study.cfg.seed, arm, run_id=study.run_id)
+    page, key = questionnaire.save(study.folder, items, study.cfg.seed, arm, run_id=study.run_id,
+                                   control_arm=voice.counterpart(study, arm) or "")
     return {"send to respondents": page, "keep to yourself": key}, key
 
 
 def digidan_test(study: Study) -> tuple[Measure, list[dict]]:
     chance = 1 / (study.cfg.digidan_samples + 1)
+    judge = "the two-author verifier" if voice.usable(study) else "the authorship measure"
+    caveat = voice.caveat(study) + "; " if voice.usable(study) else study.authorship.caveat(study.check)
     measure = Measure(CLAIM, "DigiDan: the author's real answer picked", "item", PROPORTION,
                       f"chance {chance:.0%}; near chance = passes for her; above = hers stands out; below = the "
                       "arm sounds more like her than she does",
-                      study.authorship.caveat(study.check) + "what the authorship measure can tell apart, not "
-                      "what a reader can: see the questionnaire", exploratory=True)
+                      caveat + f"what {judge} can tell apart, not what a reader can: see the questionnaire",
+                      exploratory=True)
     measure.reference = {"chance": chance}
     verdicts = []
     source = study.training_ngrams(COPY_WORDS)
     for arm in study.model_arms:
-        items, counts = digidan_items(study, arm)
-        chosen = [study.authorship.pick_author([item["real"]] + item["machine"]) for item in items]
+        items, counts = digidan_items(study, arm, foils=False)
+        if voice.usable(study):  # her voice or the control's: the judge that passed its placebo on the oracles
+            chosen = study.verifier.pick([[item["real"]] + item["machine"] for item in items])
+        else:
+            chosen = [study.authorship.pick_author([item["real"]] + item["machine"]) for item in items]
         picks = [None if c is None else float(c == 0) for c in chosen]
         copying = [c for item in items for c in copies(item["machine"], source)]
         by_id = {item["id"]: pick for item, pick in zip(items, picks)}
@@ -146,18 +161,45 @@ def digidan_test(study: Study) -> tuple[Measure, list[dict]]:
     return measure, verdicts
 
 
+def foils_measure(study: Study) -> Measure | None:
+    """With a control: per DigiDan item, the share of the arm's answers the two-author verifier reads as more
+    hers than the control author's model's answer to the same question, each pair judged on the same number of
+    words (0.5 = no difference). Exploratory: short texts, and the verifier's own measures are the headline."""
+    if not voice.usable(study, fit=False):
+        return None
+    measure = Measure(CLAIM, "DigiDan: the arm's answers read as hers over the control's", "item", MEAN,
+                      "0.5 = no difference; > 0.5 = the arm's answers sound more like her than the control's do",
+                      voice.caveat(study) + "; on DigiDan's short cuts, an item's options on its shortest one's words",
+                      exploratory=True, bounds=(0.0, 1.0), pairs=voice.PAIRS)
+    measure.reference = {"no difference": 0.5}
+    for arm in study.model_arms:
+        if voice.counterpart(study, arm) is None:
+            continue
+        items, counts = digidan_items(study, arm)
+        shares = study.verifier.above([(item["machine"], item["control"]) for item in items])
+        by_id = {item["id"]: share for item, share in zip(items, shares)}
+        measure.values[arm] = [by_id.get(source["id"]) for source in study.probes["digidan"]]
+        measure.excluded[arm] = {"items without enough usable answers": counts.get("items_dropped", 0)}
+    return measure if measure.values else None
+
+
 def run(study: Study) -> ClaimResult:
     measures, examples = completions(study) if study.probes["completions"] else ([], [])
     dd, verdicts = digidan_test(study)
     measures.append(dd)
+    mine, tables_mine, notes = voice.run(study)
+    foils = foils_measure(study)
+    measures += mine + ([foils] if foils else [])
     mde = stats.minimum_detectable_effect(len(study.probes["digidan"]), "proportion", dd.reference["chance"])
     tables = {
         "Continuations of a held-out opening": display.html_table(
             [{k: display.shorten(v, 500) for k, v in e.items()} for e in examples]),
-        f"DigiDan test: her real answer among {study.cfg.digidan_samples + 1}, picked by the authorship measure "
+        f"DigiDan test: her real answer among {study.cfg.digidan_samples + 1}, picked by "
+        f"{'the two-author verifier' if voice.usable(study) else 'the authorship measure'} "
         f"(with {len(study.probes['digidan'])} items a rate can be told from chance when it differs by about "
         f"{mde:.0%})": display.html_table(verdicts),
     }
+    tables = {**tables_mine, **tables}  # the verifier's quality first: whether its measures can be read at all
     figure = claim_figure(measures, "Claim 3: replica", study.cfg.bootstrap_samples, study.cfg.seed,
                                  shown=[m.name for m in measures if not m.exploratory or m is dd])
-    return ClaimResult(CLAIM, measures, tables, figure)
+    return ClaimResult(CLAIM, measures, tables, figure, notes)

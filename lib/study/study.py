@@ -57,6 +57,7 @@ class Study:
     # the control author (another person in her register, trained the same way): empty without a control corpus
     control_train: list[str] = field(default_factory=list)                # training-side passages
     control_held_out: dict[str, list[str]] = field(default_factory=dict)  # held-out document -> its passages
+    verifier: object = None                # lib.study.verifier.Verifier (hers or the control's?), with a control
 
     @property
     def has_control(self) -> bool:
@@ -133,9 +134,12 @@ def build(cfg, arms, folder: Path, probes: dict, train_rows: list[dict], val_row
     if control_rows:
         study.control_train = [strip_eos(r["text"], eos) for r in control_rows[0]]
         study.control_held_out = by_document(control_rows[1], eos)
+        study.probes["control_completions"] = probes_mod.completion_probes(study.control_held_out,
+                                                                           cfg.completion_probes)
     study.probes["completions"] = probes_mod.completion_probes(held_out, cfg.completion_probes)
     study.probes["digidan"] = probes_mod.digidan_sources(probes["author_answers"], held_out, cfg.digidan_items)
     fit_authorship(study)
+    fit_verifier(study)
     return study
 
 
@@ -185,6 +189,20 @@ def fit_authorship(study: Study) -> None:
     measure = authorship_mod.AuthorshipMeasure(words=cfg.authorship_words, seed=cfg.seed)
     study.authorship = measure.fit(study.author_train, study.generic, base)
     study.check = measure.check([t for texts in study.author_held_out.values() for t in texts])
+
+
+def fit_verifier(study: Study) -> None:
+    """With a control: the two-author verifier (hers or the control's?) fitted on both authors' training-side
+    passages, the generic corpus's writers on the control's side, its threshold calibrated on both authors'
+    held-out documents (`lib.study.verifier`)."""
+    if not study.has_control:
+        return
+    from . import verifier
+
+    cfg = study.cfg
+    study.verifier = verifier.Verifier(words=cfg.authorship_words, seed=cfg.seed).fit(
+        study.author_train, study.control_train, study.generic)
+    study.verifier.calibrate(study.author_held_out, study.control_held_out, cfg.bootstrap_samples)
 
 
 def strip_eos(text: str, eos: str) -> str:
