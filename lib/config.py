@@ -35,9 +35,9 @@ PRIMARY_CONTRASTS = [
     # claim 2: steering, against the base model
     "instruction compliance: stage 1 + 2 - base",
     "follows the new statement: stage 1 + 2 - base",
-    # claim 3: the two-author verifier's share called hers (its measures: "not computed" until they exist)
-    "answers called hers: stage 1 + 2 - control stage 1 + 2",
-    "continuations called hers: stage 1 + 2 - control stage 1 + 2",
+    # claim 3: the two-author verifier's share called hers, her arm against the control's on the same prompts
+    "answers called hers, not the control's: stage 1 + 2 - control stage 1 + 2",
+    "continuations called hers, not the control's: stage 1 + 2 - control stage 1 + 2",
     # claim 4: stays only if its oracle arms show it says what it claims
     "support by the author's passages: stage 1 + 2 - base",
 ]
