@@ -51,7 +51,7 @@ def check_trained_on(stage_folder: Path, data: Path, reads: tuple[str, ...] = ()
     files = tuple(f for f in processed.FILES.get(manifest["stage"], ()) if f in reads)
     if problem := processed.mismatch(manifest["data"], now, files):
         label = LABELS.get(Path(stage_folder).name, Path(stage_folder).name)
-        raise ProvenanceError(refusal(Path(stage_folder) / MANIFEST, label, manifest["data"], now, problem))
+        raise ProvenanceError(refusal(Path(stage_folder) / MANIFEST, f"{label} was", manifest["data"], now, problem))
     return manifest
 
 
@@ -62,7 +62,7 @@ def check_resumable(checkpoints: Path, stage: str, now: dict) -> None:
         return  # checkpoints of an older version: nothing recorded to compare with
     recorded = storage.read_record(path, ("hash",), todo="delete it to resume without the check")
     if problem := processed.mismatch(recorded, now, processed.FILES[stage]):
-        raise ProvenanceError(refusal(path, "its checkpoints", recorded, now, problem, restart=True))
+        raise ProvenanceError(refusal(path, "the checkpoints beside it were", recorded, now, problem, restart=True))
 
 
 def record_start(stage_folder: Path, now: dict) -> None:
@@ -73,10 +73,10 @@ def record_start(stage_folder: Path, now: dict) -> None:
 def refusal(where: Path, label: str, recorded: dict, now: dict, problem: str, restart: bool = False) -> str:
     """One line: what was trained on which data, what the processed folder holds now, and what to do."""
     changed = processed.settings_changed(recorded, now)
-    again = (f"re-run 01_data with the settings it was prepared with ({processed.prepare_command(changed)})"
+    again = (f"re-run 01_data with the settings that data was prepared with ({processed.prepare_command(changed)})"
              if changed else "re-run 01_data on the corpus as it was (its settings are unchanged: the text changed)")
     other = "start the stage again (resume: null, overwrite: true)" if restart else "start a new run_name"
-    return (f"{where}: {label} was trained on data {str(recorded.get('hash'))[:12]}, but {now['processed_dir']} now "
+    return (f"{where}: {label} trained on data {str(recorded.get('hash'))[:12]}, but {now['processed_dir']} now "
             f"holds {now['hash'][:12]} ({problem}); {again}, or {other}")
 
 

@@ -251,10 +251,12 @@ def _run(setup: StageSetup) -> StageResult:
     seconds = time.time() - started
     history = trainer.state.log_history
     tokens = trainer.total_tokens()
-    resources = hardware.resources(seconds - trainer.eval_seconds, tokens)
+    training = seconds - trainer.eval_seconds - trainer.save_seconds
+    resources = hardware.resources(training, tokens)
     resources["evaluation_seconds"] = round(trainer.eval_seconds, 1)
+    resources["checkpoint_seconds"] = round(trainer.save_seconds, 1)
     resources["first_step_seconds"] = trainer.first_step_seconds
-    resources["steady_tokens_per_second"] = trainer.steady_tokens_per_second(seconds - trainer.eval_seconds)
+    resources["steady_tokens_per_second"] = trainer.steady_tokens_per_second(training)
     adapter = setup.folder / "adapter"
     if is_main_process():
         with folders.write_failures(setup.folder, "the stage was saved"):
