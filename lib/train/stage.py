@@ -6,9 +6,12 @@ question-answer pairs, packed the same way, with loss on the answers only; with 
 from the base model instead and is saved as the "sft_only" arm. Each stage is a folder of the run (see
 `folders`):
 
-    checkpoints/   every `save_steps` (on Drive on Colab; `resume: auto` continues from the newest)
+    checkpoints/   every `save_steps`, each quarter of the stage and every `save_minutes` (on Drive on Colab;
+                   `resume: auto`, the default, continues from the newest whole one)
+    training_data.json  the processed data the training started on (a resume on other data is refused)
     adapter/       the final LoRA adapter and tokenizer
-    log_history.json, loss.png, manifest.json (written last: it marks the stage finished)
+    log_history.json, loss.png, manifest.json (written last: it marks the stage finished; it records the
+                   data trained on, which stage 2 and the study check: `provenance`)
 
 The same functions run in a notebook, from `python -m lib train`, and in every process of
 `accelerate launch` (data parallel): only the main process writes files.
