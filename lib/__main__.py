@@ -121,9 +121,12 @@ def cmd_train(args) -> int:
 
 def cmd_chat(args) -> int:
     from . import chat
+    from .data import processed
 
-    cfg = config_mod.load_config(args.config, **overrides(args, skip=("model",)))
-    if not (args.prompt or args.test or args.interactive):
+    if args.prompt is not None and not args.prompt.strip():
+        raise ValueError("--prompt is empty: give the text to answer, or --interactive to talk")
+    cfg = processed.in_force(config_mod.load_config(args.config, **overrides(args, skip=("model",))))
+    if not (args.prompt is not None or args.test or args.interactive):
         args.interactive = True
     chat.run_cli(args.target, cfg, args.prompt, args.test, args.interactive)
     return 0
@@ -152,9 +155,11 @@ def cmd_probes(args) -> int:
 
 def cmd_run(args) -> int:
     from . import runner
+    from .train import preflight
 
     params = notebook_parameters(overrides(args))
     names = args.notebooks.split(",") if args.notebooks else None
+    preflight.check_batch(params, names or runner.NOTEBOOKS)  # before anything is run or written
     out = runner.run_notebooks(params, names, log_output=args.log_output)
     print(f"executed notebooks and HTML copies: {out}")
     return 0

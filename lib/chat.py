@@ -7,6 +7,7 @@ drawn but inert: widget callbacks only fire in a live kernel.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from . import config as config_mod
@@ -92,7 +93,9 @@ def run_cli(target: str, cfg: config_mod.Config, prompt: str | None, test: bool,
     model, tokenizer, cfg, adapter = load_for_chat(target, cfg)
     conversation = Conversation(model, tokenizer, cfg)
     print(f"adapter: {adapter}")
-    if prompt:
+    if prompt is not None:
+        if not prompt.strip():
+            raise ValueError("--prompt is empty: give the text to answer, or --interactive to talk")
         show(prompt, conversation.ask(prompt))
     if test:
         sample.warn(cfg, "compare_prompts")
@@ -111,8 +114,17 @@ def run_cli(target: str, cfg: config_mod.Config, prompt: str | None, test: bool,
             if text == "reset":
                 conversation.reset()
             elif text:
-                print(f"model> {conversation.ask(text)}")
+                print(f"model> {printable(conversation.ask(text))}")
 
 
 def show(prompt: str, answer: str) -> None:
-    print(f"PROMPT: {prompt}\n{'-' * 40}\nRESPONSE: {answer}\n")
+    print(f"PROMPT: {printable(prompt)}\n{'-' * 40}\nRESPONSE: {printable(answer)}\n")
+
+
+# control characters (line breaks and tabs aside) and the marks that reorder text: a terminal would act on them
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """Text as a terminal should show a model's answer: control characters written out (`\\x1b`), not obeyed."""
+    return CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)

@@ -78,8 +78,9 @@ class Config:
     logging_steps: int = 5
     eval_steps: int = 20
     save_steps: int = 50
+    save_minutes: float | None = 10
     init_from: Literal["pretraining", "base"] = "pretraining"
-    resume: str | None = None
+    resume: str | None = "auto"
     export_merged: bool = False
     export_gguf: bool = False
     compare_prompts: str | None = "data/prompts/compare.txt"
@@ -123,6 +124,8 @@ class Config:
     judge: bool = False
     questionnaire_arm: str = "instruction"
     questionnaire_responses: str | None = None
+    study_base_only: bool = False
+    author_name: str | None = None
     primary_contrasts: list[str] = field(default_factory=lambda: list(PRIMARY_CONTRASTS))
     # runs
     run_name: str = "main"
@@ -254,6 +257,7 @@ def check_ranges(cfg: Config, source: str) -> None:
         ("digidan_items", cfg.digidan_items >= 1, "at least 1"),
         ("eval_steps", cfg.eval_steps >= 1, "at least 1"),
         ("save_steps", cfg.save_steps >= 1, "at least 1"),
+        ("save_minutes", cfg.save_minutes is None or cfg.save_minutes > 0, "positive, or null (steps only)"),
         ("template_pairs_per_document", cfg.template_pairs_per_document >= 0, "at least 0"),
         ("pair_answer_tokens", cfg.pair_answer_tokens >= 16, "at least 16"),
         ("hub_repo", cfg.hub_repo is None or cfg.hub_repo.count("/") == 1 and all(cfg.hub_repo.split("/")),

@@ -9,12 +9,11 @@ handed to the hub client only. Adapters are `lib.train.lora`'s job.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import colab, tiny
+from . import colab, storage, tiny
 
 PAD_TOKEN = "<|finetune_right_pad_id|>"
 END_OF_TURN = "<|eot_id|>"
@@ -261,14 +260,18 @@ def load_base(cfg, dtype=None, load_in_4bit: bool | None = None, attention: str 
     return model, tokenizer
 
 
+STAGE_KEYS = ("config.model", "config.load_in_4bit", "config.chat_date", "config.system_prompt")
+
+
 def trained_settings(cfg, stage_folder: Path):
     """`cfg` with the model, quantisation and chat settings a finished stage was trained with (its manifest),
     so that loading its adapter later puts it on the same base."""
     manifest = Path(stage_folder) / "manifest.json"
     if not manifest.exists():
         return cfg
-    stage = json.loads(manifest.read_text(encoding="utf-8"))
+    stage = storage.read_record(manifest, STAGE_KEYS, todo="train that stage again (overwrite: true)")
     trained = stage["config"]
+    corpus = (stage.get("data") or {}).get("corpus") or cfg.corpus  # the corpus it was trained on, where recorded
     return cfg.replace(model=trained["model"],
                        load_in_4bit=stage.get("plan", {}).get("load_in_4bit", trained["load_in_4bit"]),
-                       chat_date=trained["chat_date"], system_prompt=trained["system_prompt"])
+                       chat_date=trained["chat_date"], system_prompt=trained["system_prompt"], corpus=corpus)

@@ -37,10 +37,11 @@ def declared_parameters(name: str) -> dict:
     return papermill.inspect_notebook(str(NOTEBOOK_DIR / f"{name}.ipynb"))
 
 
-def run_notebooks(parameters: dict, names: list[str] | None = None, out_dir: Path | None = None,
-                  log_output: bool = False) -> Path:
-    """Execute `names` (default all four) in order; return the folder with executed notebooks and HTML."""
-    names = names or NOTEBOOKS
+def checked(parameters: dict, names: list[str]) -> dict[str, dict]:
+    """Each notebook's declared parameters, once the names, the parameters and their values are known good."""
+    unknown_names = [name for name in names if name not in NOTEBOOKS]
+    if unknown_names:
+        raise ValueError(f"no notebook {', '.join(unknown_names)} (the notebooks: {', '.join(NOTEBOOKS)})")
     check_parameters(parameters)
     declared = {name: declared_parameters(name) for name in names}
     known = set().union(*declared.values())
@@ -48,6 +49,14 @@ def run_notebooks(parameters: dict, names: list[str] | None = None, out_dir: Pat
     if unknown:
         raise ValueError(f"parameter(s) {', '.join(unknown)} are declared by none of {', '.join(names)}"
                          + (" (config keys: see config.yaml)" if any(u not in KEYS for u in unknown) else ""))
+    return declared
+
+
+def run_notebooks(parameters: dict, names: list[str] | None = None, out_dir: Path | None = None,
+                  log_output: bool = False) -> Path:
+    """Execute `names` (default all four) in order; return the folder with executed notebooks and HTML."""
+    names = names or NOTEBOOKS
+    declared = checked(parameters, names)
     run_name = parameters.get("run_name") or "main"
     out_dir = out_dir or storage.run_dir(run_name) / "notebooks"
     with storage.explained(out_dir):

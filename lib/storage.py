@@ -120,6 +120,41 @@ def read_jsonl(path: str | Path) -> list[dict]:
     return rows
 
 
+class RecordError(ValueError):
+    """A record the project wrote (a manifest) that cannot be read as one: edited by hand, or cut short."""
+
+    def _render_traceback_(self) -> list[str]:  # IPython shows this one line instead of a traceback
+        return [f"{type(self).__name__}: {self}"]
+
+
+def read_record(path: str | Path, required: tuple[str, ...] = (), todo: str = "restore it") -> dict:
+    """A JSON object the project wrote, with the `required` keys ("config.model": a key inside a key); one line
+    naming the file and what to do when it does not read or lacks one, never a KeyError from deep inside."""
+    path = Path(path)
+    try:
+        record = read_json(path)
+    except UnicodeDecodeError:
+        record = None
+    except ValueError as exc:  # json.JSONDecodeError
+        raise RecordError(f"{path}: not valid JSON ({getattr(exc, 'msg', exc)}; edited by hand or cut short?); "
+                          f"{todo}") from None
+    if not isinstance(record, dict):
+        raise RecordError(f"{path}: not a record this version can read; {todo}")
+    for key in required:
+        if not has_path(record, key):
+            raise RecordError(f"{path}: has no '{key}' (edited by hand?); {todo}")
+    return record
+
+
+def has_path(record: dict, key: str) -> bool:
+    """Whether the dotted `key` is present (its value may be null)."""
+    for part in key.split("."):
+        if not isinstance(record, dict) or part not in record:
+            return False
+        record = record[part]
+    return True
+
+
 def sha256(path: str | Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:

@@ -75,3 +75,25 @@ def tiny_run(tmp_path_factory) -> TinyRun:
         run.stage1 = stage.train_stage(cfg, "pretraining", progress=False)
         run.stage2 = stage.train_stage(cfg, "instruction", progress=False)
     return run
+
+
+@dataclass
+class OwnData:
+    corpus: Path        # the sample's text under another name: "your" corpus, as the project sees it
+    processed: Path     # prepared from it with seed 7 (another split than the tiny run's seed 42)
+    manifest: dict
+
+
+@pytest.fixture(scope="session")
+def own_data(tmp_path_factory) -> OwnData:
+    """Processed data of a corpus that is not the sample (by path), split with another seed, made once."""
+    import shutil
+
+    from lib.data import prepare
+
+    root = tmp_path_factory.mktemp("own-data")
+    corpus = root / "my_essays.txt"
+    shutil.copy(SAMPLE, corpus)
+    cfg = make_cfg(root, corpus=str(corpus), seed=7, qa_file="null")
+    manifest = prepare.run(cfg, verbose=False)
+    return OwnData(corpus, root / "processed", manifest)

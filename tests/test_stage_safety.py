@@ -3,6 +3,7 @@ checkpoint, a mismatched adapter, a read-only folder, a full disk, a second run 
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -14,7 +15,7 @@ import torch
 
 from lib import config, models, storage
 from lib.data import prepare, processed
-from lib.train import folders, lora
+from lib.train import folders, lora, provenance
 from lib.train import stage as training
 from tests.conftest import ROOT, make_cfg
 
@@ -109,11 +110,18 @@ def test_overwrite_checks_every_input_before_deleting_anything(cfg, tmp_path, fi
     assert json.loads((again.folder / "manifest.json").read_text())["steps"] == 2
 
 
-def test_your_corpus_with_the_samples_compare_prompts_warns_before_training(cfg):
-    with pytest.warns(UserWarning, match=r"compare_prompts: data/prompts/compare\.txt holds the sample author's"):
-        setup = training.setup_stage(cfg.replace(max_steps=1, corpus="elsewhere/my_essays"), "pretraining",
-                                     progress=False)
-    setup.release()
+def test_your_corpus_with_the_samples_compare_prompts_warns_before_training(cfg, own_data):
+    # 02 has no corpus parameter: the corpus in force is the one the processed data was prepared from
+    own = cfg.replace(max_steps=1, processed_dir=str(own_data.processed), max_seq_length=256)
+    with pytest.warns(UserWarning, match=rf"compare_prompts: data/prompts/compare\.txt holds the sample author's .*"
+                                         rf"\({own_data.corpus}\)"):
+        setup = training.setup_stage(own, "pretraining", progress=False)
+    assert setup.cfg.corpus == str(own_data.corpus)
+    result = training.run(setup)
+    from lib import chat  # chat --test puts the same questions to the stage: the same warning, naming your corpus
+
+    with pytest.warns(UserWarning, match=rf"holds the sample author's .*\({own_data.corpus}\)"):
+        chat.run_cli(str(result.folder), cfg.replace(max_new_tokens=2), None, True, False)
 
 
 # --- checkpoints ----------------------------------------------------------------------------------------
@@ -124,6 +132,54 @@ def unfinished_run(finished: Path, outputs: Path) -> Path:
     (folder / "manifest.json").unlink()
     shutil.rmtree(folder / "adapter")
     return folder
+
+
+def test_a_rerun_resumes_by_default(cfg, finished, outputs):
+    unfinished_run(finished, outputs)
+    assert config.Config().resume == "auto" and "resume" not in cfg.given
+    setup = training.setup_stage(cfg.replace(max_steps=3), "pretraining", progress=False)
+    setup.release()
+    assert setup.checkpoint.name == "checkpoint-2"
+
+
+def test_checkpoints_are_never_dropped_silently(cfg, finished, outputs, capsys):
+    folder = unfinished_run(finished, outputs)
+    with pytest.raises(folders.StageError) as caught:
+        training.train_stage(cfg.replace(max_steps=1, resume=None), "pretraining", progress=False)
+    message = str(caught.value)
+    assert message.startswith(f"{folder / 'checkpoints' / 'checkpoint-2'}: an unfinished training") and "\n" not in message
+    assert "resume: auto" in message and "overwrite: true" in message
+    assert sorted(p.name for p in (folder / "checkpoints").glob("checkpoint-*")) == ["checkpoint-1", "checkpoint-2"]
+    result = training.train_stage(cfg.replace(max_steps=1, resume=None, overwrite=True), "pretraining", progress=False)
+    assert "starting the stage again" in capsys.readouterr().out
+    manifest = json.loads((result.folder / "manifest.json").read_text())
+    assert manifest["steps"] == 1 and manifest["resumed_from"] is None
+    assert sorted(p.name for p in (folder / "checkpoints").glob("checkpoint-*")) == ["checkpoint-1"]  # this training's own
+
+
+def test_a_cut_short_optimizer_state_falls_back_and_is_named(cfg, finished, outputs):
+    folder = unfinished_run(finished, outputs)
+    optimizer = folder / "checkpoints" / "checkpoint-2" / "optimizer.pt"
+    optimizer.write_bytes(optimizer.read_bytes()[:-300])
+    with pytest.warns(UserWarning, match=re.escape(f"{optimizer}: damaged or cut short") + ".*resuming from "
+                                         "checkpoint-1 instead"):
+        setup = training.setup_stage(cfg.replace(max_steps=3), "pretraining", progress=False)
+    setup.release()
+    assert setup.checkpoint.name == "checkpoint-1"
+    with pytest.raises(folders.StageError, match=re.escape(f"{optimizer}: damaged or cut short")):
+        training.setup_stage(cfg.replace(max_steps=3, resume=str(optimizer.parent)), "pretraining", progress=False)
+
+
+def test_checkpoints_trained_on_other_data_are_not_resumed(cfg, finished, outputs, own_data):
+    folder = unfinished_run(finished, outputs)
+    trained = json.loads((folder / "training_data.json").read_text())["hash"]
+    with pytest.raises(provenance.ProvenanceError) as caught:
+        training.setup_stage(cfg.replace(max_steps=3, processed_dir=str(own_data.processed), max_seq_length=256),
+                             "pretraining", progress=False)
+    message = str(caught.value)
+    assert message.startswith(f"{folder / 'training_data.json'}: the checkpoints beside it were trained on data {trained[:12]}")
+    assert processed.data_hash(own_data.manifest)[:12] in message and "--seed 42" in message and "\n" not in message
+    assert "start the stage again (resume: null, overwrite: true)" in message
 
 
 def test_a_damaged_newest_checkpoint_falls_back_to_the_one_before(cfg, finished, outputs):

@@ -134,6 +134,10 @@ def test_the_tuned_tiny_model_learns_to_stop_at_eot(cfg, tmp_path):
     shutil.copytree(Path(cfg.processed_dir), folder)
     storage.write_jsonl(folder / "instruction_train.jsonl", rows * 4)
     storage.write_jsonl(folder / "instruction_val.jsonl", rows[:2])
+    manifest = storage.read_json(folder / "manifest.json")  # files written by hand: their sha256 recorded too
+    for name in ("instruction_train.jsonl", "instruction_val.jsonl"):
+        manifest["files"][name]["sha256"] = storage.sha256(folder / name)
+    storage.write_json(folder / "manifest.json", manifest)
     result = training.train_stage(cfg.replace(processed_dir=str(folder), max_steps=120, init_from="base",
                                               learning_rate=3e-2), "instruction", progress=False)
     tok, model = result.tokenizer, result.model

@@ -48,7 +48,9 @@ class DraftError(ValueError):
 
 
 def draft(cfg, folder: str | Path, overwrite: bool = False) -> Path:
-    """Write a probe set for the corpus of `cfg` (its processed data) into `folder`."""
+    """Write a probe set for the corpus of `cfg` (its processed data, named as the corpus it was prepared from)
+    into `folder`."""
+    cfg = processed.in_force(cfg)
     folder = storage.resolve(folder)
     if folder.resolve() == BUNDLED.resolve():
         raise DraftError(f"{folder}: that is the bundled sample's probe set; draft into a folder of your own "

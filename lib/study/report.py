@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import base64
 import datetime
+import functools
 import html
 import io
 import math
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -33,7 +35,7 @@ CHECKLIST = [
      "prediction of her words, not her judgements; says nothing of the model's answers",
      "In part, with a control author: how much of what an arm learned of her text shows on a register-mate's"),
     ("Inextricability", "Can you distinguish author-like responses from generic reasoning?",
-     ["loss on held-out author text", "answers called the author's"],
+     ["loss on held-out author text", "answers called hers, not the control's"],
      "Primary contrasts (stage 1 - control stage 1 on her held-out text); Figure 1",
      "against the base model a lower loss is not hers (an arm tuned on a register-mate shows it too); the "
      "one-author classifier's verdicts are exploratory",
@@ -51,9 +53,10 @@ CHECKLIST = [
      ["instruction compliance", "follows the new statement"], "Figure 2 (contrasts against base)", "",
      "Yes"),
     ("Replica", "Does sentence-completion training produce speech in your voice?",
-     ["continuations called the author's", "continuations called hers"], "Figure 3 (stage 1 - base)",
-     "voice, not what she would say next",
-     "With a control author: the share called hers against the control's arm (claim 3); without one, not about her"),
+     ["continuations called the author's", "continuations called hers, not the control's"], "Figure 3 (stage 1 - base)",
+     "voice, not what the author would say next",
+     "With a control author: the share called the author's against the control's arm (claim 3); without one, "
+     "not about the author"),
     ("Replica", "Phenomenological observations about interacting with the model", [],
      "the side-by-side tables, the chat box in 03_instruct, the questionnaire", "a matter for people, not a number",
      "No: people's observations, for which the study gives material"),
@@ -197,21 +200,59 @@ def held_out_sizes(study) -> list[dict]:
 
 
 def provenance(study) -> dict:
-    from ..data import processed
+    """When, from what code, on which data (its hash, the held-out documents, the corpus it was prepared from
+    and the hash each arm was trained on, checked equal when the study opened) and with which settings."""
     from ..train.manifest import git_commit
 
     cfg = study.cfg
-    try:
-        data = processed.data_hash(processed.read_manifest(cfg))
-    except processed.DataError:
-        data = None
-    keys = ["model", "run_name", "corpus", "generic_corpus", "probe_dir", "authorship_words", "probe_max_new_tokens",
+    data = getattr(study, "data", None) or {}
+    keys = ["model", "run_name", "generic_corpus", "probe_dir", "authorship_words", "probe_max_new_tokens",
             "instruction_max_new_tokens", "digidan_samples", "bootstrap_samples", "seed"]
-    return {"date": datetime.datetime.now().isoformat(timespec="seconds"), "git": git_commit(), "data hash": data,
-            "arms": study.model_arms, **{k: getattr(cfg, k) for k in keys}, "versions": install.versions()}
+    return {"date": datetime.datetime.now().isoformat(timespec="seconds"), "git": git_commit(),
+            "data hash": data.get("hash"), "corpus": data.get("corpus") or cfg.corpus,
+            "processed_dir": data.get("processed_dir"),
+            "held-out documents": (data.get("documents") or {}).get("validation"),
+            "data each arm was trained on": data.get("stages"), "arms": study.model_arms, "author": author(cfg),
+            **{k: getattr(cfg, k) for k in keys}, "versions": install.versions()}
 
 
-def checklist(estimates: pd.DataFrame, contrasts: pd.DataFrame) -> list[dict]:
+# --- the author, in the report's words ---------------------------------------------------------------------
+
+# words after "her" that make it the object ("sounds like her rather than ..."), not the possessive ("her words")
+OBJECT_AFTER = {"rather", "than", "and", "or", "in", "at", "to", "on", "with", "from", "by", "as", "is", "was", "for",
+                "more", "less", "again"}
+
+
+def author(cfg) -> str:
+    """How the report names the author: `author_name`, or "the author" (never a guessed pronoun)."""
+    return (getattr(cfg, "author_name", None) or "").strip() or "the author"
+
+
+def in_words(text: str, cfg=None, markup: bool = False) -> str:
+    """Prose about the author (what a measure cannot show, its direction, a claim's notes) in the report's words:
+    "she", "her" and "hers" become "the author" / "the author's", or the name set in `author_name` (escaped
+    where `text` is HTML already: `markup`)."""
+    name = html.escape(author(cfg)) if markup else author(cfg)
+    whose = f"{name}'s"
+
+    def her(m: re.Match) -> str:
+        after = m.group(2)
+        return capital(m.group(1), name if after is None or after.lower() in OBJECT_AFTER else whose)
+
+    text = re.sub(r"\b([Hh]ers)\b", lambda m: capital(m.group(1), whose), text)
+    text = re.sub(r"\b([Hh]erself)\b", lambda m: capital(m.group(1), name), text)
+    text = re.sub(r"\b([Ss]he)\b", lambda m: capital(m.group(1), name), text)
+    text = re.sub(r"\b([Hh]er)\b(?:(?=\s+([A-Za-z][\w-]*)))?", her, text)
+    if name != "the author":
+        text = re.sub(r"\b([Tt]he author)\b(?!s)", lambda m: capital(m.group(1), name), text)
+    return text
+
+
+def capital(original: str, replacement: str) -> str:
+    return replacement[:1].upper() + replacement[1:] if original[:1].isupper() else replacement
+
+
+def checklist(estimates: pd.DataFrame, contrasts: pd.DataFrame, cfg=None) -> list[dict]:
     out = []
     for section, question, names, where, caveat, answered in CHECKLIST:
         evidence = []
@@ -221,8 +262,8 @@ def checklist(estimates: pd.DataFrame, contrasts: pd.DataFrame) -> list[dict]:
                 evidence.append(f"{row.contrast}: {row.mean:+.3g} [{row.ci_low:.3g}, {row.ci_high:.3g}]"
                                 + (" (exploratory)" if row.exploratory else ""))
         out.append({"section": section, "question": question, "look at": where,
-                    "evidence (paired contrasts)": "; ".join(evidence) or "(qualitative)", "cannot show": caveat,
-                    "answered by this design": answered})
+                    "evidence (paired contrasts)": "; ".join(evidence) or "(qualitative)",
+                    "cannot show": in_words(caveat, cfg), "answered by this design": answered})
     return out
 
 
@@ -248,7 +289,7 @@ def save(study, results, extra: dict | None = None, computed: tuple | None = Non
         if result.figure is not None:
             pngs[number] = figure_png(result.figure)
             storage.write_bytes(folder / f"claim{number}.png", pngs[number])
-    items = checklist(estimates, contrasts)
+    items = checklist(estimates, contrasts, study.cfg)
     made, sized = provenance(study), sizes(study)
     storage.write_json(folder / "report.json", {
         "provenance": made, "authorship_check": study.check.as_dict(), "primary": headline.to_dict(orient="records"),
@@ -266,16 +307,21 @@ def cell(row) -> str:
     return f"{row['mean']:.3g} [{row['ci_low']:.3g}, {row['ci_high']:.3g}]"
 
 
-def check_html(check, reason: str = "") -> str:
+def check_html(check, reason: str = "", cfg=None) -> str:
     """Whether the authorship measure can speak of the author here: its mode and its own check (or why it was
     not fitted)."""
+    return in_words(check_text(check, reason), cfg, markup=True)
+
+
+def check_text(check, reason: str) -> str:
     verdict = ("<b>It passes its own check here.</b>" if check.fit else
                f"<b class='warn'>Not fitted: {html.escape(reason)}. Every measure built on it is empty.</b>"
                if reason else "<b class='warn'>Unfit: it fails its own check; read nothing into its measures.</b>")
     verdict += (" <span class='warn'>Either way its measures are exploratory: its own check uses authors of other "
                 "registers, and on known truth a model tuned on another essayist was called the author's far more "
                 "often than the base model (docs/validity.md, <i>Does the study measure what it claims?</i>). "
-                "It tells an essayist's voice, not hers, until it passes a placebo in her register.</span>")
+                "It tells an essayist's voice, not the author's, until it passes a placebo in the author's "
+                "register.</span>")
     return (f"<p>Mode: <b>{html.escape(check.mode)}</b>. On text it never saw, at {check.words} words: sensitivity "
             f"{cell(check.sensitivity.as_dict())} (the author's held-out documents), specificity "
             f"{cell(check.specificity.as_dict())} (held-out generic authors: "
@@ -296,16 +342,18 @@ def claim_html(study, result, number: int, estimates=None, contrasts=None, png: 
     mine = estimates[estimates["claim"] == result.claim] if len(estimates) else estimates
     parts.append(table([{"measure": r["measure"] + (" (exploratory)" if r["exploratory"] else ""), "arm": r["arm"],
                          "estimate [95% interval]": cell(r), "n": r["n"], "unit": r["unit"],
-                         "direction": r["direction"], "excluded": r["excluded"]} for r in mine.to_dict("records")],
+                         "direction": in_words(str(r["direction"]), study.cfg), "excluded": r["excluded"]}
+                        for r in mine.to_dict("records")],
                        title=f"Table {number}a. Each measure by arm"))
     theirs = contrasts[contrasts["claim"] == result.claim] if len(contrasts) else contrasts
     parts.append(table([{"contrast": r["contrast"] + (" (exploratory)" if r["exploratory"] else ""),
                          "difference [95% interval]": cell(r), "p": f"{r['p_value']:.3g}", "n": r["n"]}
                         for r in theirs.to_dict("records")], title=f"Table {number}b. Paired contrasts"))
-    parts.append(table([{"measure": m.name, "cannot show": m.cannot_show} for m in result.measures],
+    words = functools.partial(in_words, cfg=study.cfg)
+    parts.append(table([{"measure": m.name, "cannot show": words(m.cannot_show)} for m in result.measures],
                        title=f"Table {number}c. What the measures cannot show"))
-    parts += [f"<p class='warn'>{html.escape(note)}</p>" for note in result.notes]
-    parts += [f"<h3>{html.escape(title)}</h3>{body}" for title, body in result.tables.items()]
+    parts += [f"<p class='warn'>{html.escape(words(note))}</p>" for note in result.notes]
+    parts += [f"<h3>{html.escape(words(title))}</h3>{body}" for title, body in result.tables.items()]
     return "\n".join(parts)
 
 
@@ -342,8 +390,8 @@ def page(study, results, estimates, contrasts, headline, missing, items, pngs, m
               "<p>Declared in advance (<code>primary_contrasts</code>), each a paired difference between two arms on "
               "the same probes (probes resampled once for all arms), with a 95% interval and Holm-adjusted p-values. "
               "Everything after this section is exploratory.</p>", primary_html(headline, missing),
-              "<h2>2. Can the authorship measure speak of the author here?</h2>",
-              check_html(study.check, study.authorship.reason),
+              f"<h2>2. Can the authorship measure speak of {html.escape(author(study.cfg))} here?</h2>",
+              check_html(study.check, study.authorship.reason, study.cfg),
               "<h2>3. Sizes</h2>", table(sized),
               "<h3>The control author: the match the study got</h3>", match_mod.to_html(matched or {})]
     for number, result in enumerate(results, 1):

@@ -62,6 +62,7 @@ class Study:
     @property
     def has_control(self) -> bool:
         return bool(self.control_held_out)
+    data: dict = field(default_factory=dict)   # the processed data's record, checked against every arm's training
 
     @property
     def model_arms(self) -> list[str]:
@@ -147,6 +148,7 @@ def open_study(cfg, arms=None) -> Study:
     """A trained run's study: the arms (base once, adapters on top), its probes, data and generic side."""
     from .arms import Arms
 
+    cfg, data = checked_run(cfg)
     arms = arms or Arms(cfg)
     probe_dir = storage.resolve(cfg.probe_dir)
     probes = probes_mod.read_probes(probe_dir)
@@ -161,8 +163,22 @@ def open_study(cfg, arms=None) -> Study:
         control = (control_train, control_val)
     folder = arms.run / "probe"
     folder.mkdir(parents=True, exist_ok=True)
-    return build(cfg, arms, folder, probes, train_rows, val_rows, generic, forgetting_units(cfg, generic),
-                 arms.tokenizer.eos_token, control)
+    study = build(cfg, arms, folder, probes, train_rows, val_rows, generic, forgetting_units(cfg, generic),
+                  arms.tokenizer.eos_token, control)
+    study.data = data
+    return study
+
+
+def checked_run(cfg) -> tuple[object, dict]:
+    """The configuration with the corpus in force, and the record of the data the study reads, once the run has
+    a finished stage (or the base model alone is asked for: `study_base_only`) and that data is what each of
+    its stages was trained on (no held-out document trained on). Nothing is loaded or created before."""
+    from ..train import provenance
+
+    cfg = processed.in_force(cfg)
+    run = storage.run_dir(cfg.run_name)
+    stages = provenance.require_finished(run, cfg.study_base_only)
+    return cfg, provenance.check_study_data(run, processed.folder(cfg), stages, processed.FILES["pretraining"])
 
 
 def forgetting_units(cfg, generic: dict[str, list[str]]) -> dict[str, list[str]]:

@@ -1,6 +1,8 @@
-"""Trainer callbacks: the live loss curve in a notebook, one line per log in a terminal.
+"""Trainer callbacks: the live loss curve in a notebook, one line per log in a terminal, and checkpoints by
+time as well as by steps.
 
-Both only act on the main process, so a data-parallel launch draws and prints once.
+The first two only act on the main process, so a data-parallel launch draws and prints once; the decision to
+save is the main process's too, shared with the others (every process takes part in a save).
 """
 
 from __future__ import annotations
@@ -67,6 +69,44 @@ class ConsoleProgress(TrainerCallback):
                 parts.append(f"{label} {logs[key]:.3g}" if key == "learning_rate" else f"{label} {logs[key]:.3f}")
         if len(parts) > 1:
             print("  ".join(parts + [f"{time.time() - self.started:.0f} s"]), flush=True)
+
+
+class SaveOften(TrainerCallback):
+    """A checkpoint at least every `minutes` of training and at each `per_stage`-th part of the stage's steps,
+    besides the trainer's own every `save_steps`: a disconnect loses minutes, and a stage of a few dozen steps
+    (shorter than `save_steps`) still keeps some."""
+
+    def __init__(self, minutes: float | None, per_stage: int = 4):
+        self.seconds = minutes * 60 if minutes else None
+        self.per_stage = per_stage
+        self.every = 0
+        self.last = 0.0
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.every = max(1, -(-state.max_steps // self.per_stage)) if state.max_steps > 0 else 0
+        self.last = time.time()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        due = bool(self.every) and state.global_step % self.every == 0
+        if self.seconds is not None:
+            due = due or shared_flag(time.time() - self.last >= self.seconds, args)
+        if due:
+            control.should_save = True
+
+    def on_save(self, args, state, control, **kwargs):
+        self.last = time.time()
+
+
+def shared_flag(flag: bool, args) -> bool:
+    """The main process's `flag`, on every process of a data-parallel launch (clocks differ between processes;
+    a save that only some of them start would hang the others)."""
+    import torch
+
+    if not (torch.distributed.is_available() and torch.distributed.is_initialized()) or args.world_size < 2:
+        return flag
+    value = torch.tensor([int(flag)], device=args.device)
+    torch.distributed.broadcast(value, src=0)
+    return bool(value.item())
 
 
 def progress_callbacks(title: str) -> list:

@@ -49,10 +49,8 @@ def stage_path(cfg, stage: str) -> Path:
 def latest_checkpoint(folder: Path, warn: bool = False) -> Path | None:
     """The newest `checkpoint-N` that finished saving and reads whole; with `warn`, each newer one that
     does not is named in a warning (a save cut short by a kill or a full disk)."""
-    found = sorted(((int(m.group(1)), p) for p in folder.glob("checkpoint-*")
-                    if (m := re.fullmatch(r"checkpoint-(\d+)", p.name))), reverse=True)
     skipped = []
-    for _, path in found:
+    for path in newest_first(folder):
         problem = checkpoint_problem(path)
         if problem is None:
             for text in skipped:
@@ -66,6 +64,12 @@ def latest_checkpoint(folder: Path, warn: bool = False) -> Path | None:
     return None
 
 
+def newest_first(folder: Path) -> list[Path]:
+    """The `checkpoint-N` folders in `folder`, highest step first."""
+    found = [(int(m.group(1)), p) for p in folder.glob("checkpoint-*") if (m := re.fullmatch(r"checkpoint-(\d+)", p.name))]
+    return [p for _, p in sorted(found, reverse=True)]
+
+
 def checkpoint_problem(path: Path) -> str | None:
     """Why a checkpoint folder cannot be resumed from, or None."""
     state = path / "trainer_state.json"
@@ -76,7 +80,23 @@ def checkpoint_problem(path: Path) -> str | None:
         int(step)
     except (ValueError, KeyError, TypeError):
         return f"{state}: damaged (not a complete trainer state; the save was cut short?)"
-    return adapter_problem(path)
+    return adapter_problem(path) or torch_files_problem(path)
+
+
+def torch_files_problem(path: Path) -> str | None:
+    """Why the optimiser, scheduler or random states of a checkpoint cannot load, or None. `torch.save` writes
+    a zip archive whose directory is at its end: a file cut short has none (read without unpickling anything).
+    The trainer writes `trainer_state.json` after them all, so in a checkpoint that has one, a missing
+    optimiser state was lost afterwards."""
+    import zipfile
+
+    if not any((path / name).exists() for name in ("optimizer.pt", "optimizer.bin")) and \
+            not any(path.glob("*optimizer.pt*")):
+        return f"{path / 'optimizer.pt'}: missing (the optimiser state was lost; the checkpoint cannot resume)"
+    for file in sorted([*path.glob("*.pt"), *path.glob("*.pth")]):
+        if not zipfile.is_zipfile(file):
+            return f"{file}: damaged or cut short (not a complete torch file; the save was cut short?)"
+    return None
 
 
 def resume_point(cfg, folder: Path) -> Path | None:
@@ -94,6 +114,21 @@ def resume_point(cfg, folder: Path) -> Path | None:
         raise StageError(f"{path}: a checkpoint of stage '{owner}', not '{folder.name}'; resume from one in "
                          f"{folder / 'checkpoints'}, or use resume: auto")
     return path
+
+
+def check_restart(cfg, folder: Path) -> bool:
+    """Whether a training that starts at step 0 in `folder` (an unfinished stage) must first clear checkpoints
+    left there. Whole ones are never dropped silently: without `resume` they are kept and the stage refuses,
+    unless `overwrite` says to start again."""
+    left = newest_first(folder / "checkpoints")
+    if not left:
+        return False
+    whole = next((p for p in left if checkpoint_problem(p) is None), None)
+    if whole is not None and not cfg.overwrite:
+        raise StageError(f"{whole}: an unfinished training of this stage saved checkpoints up to here; set "
+                         "resume: auto to continue from it, or overwrite: true to start the stage again (deletes "
+                         "them)")
+    return True
 
 
 def lock(cfg) -> locks.Lock:

@@ -8,7 +8,7 @@ openings continued by both. Each table is saved with the stage (`comparison.html
 
 from __future__ import annotations
 
-from .. import display, generation, storage
+from .. import display, generation, sample, storage
 from ..data import processed
 from .folders import LABELS
 
@@ -20,6 +20,7 @@ def settings(cfg) -> generation.GenerationSettings:
 def questions(result, cfg) -> str:
     """The compare prompts, answered by the base model and the tuned one (HTML, also saved)."""
     label = LABELS[result.name]
+    sample.warn(processed.in_force(cfg), "compare_prompts")  # the sample's questions put to your author's model
     prompts = generation.read_prompts(storage.resolve(cfg.compare_prompts))
     answers = generation.compare_with_base(result.model, result.tokenizer, prompts, settings(cfg),
                                            chat_date=cfg.chat_date, label=label)

@@ -6,6 +6,12 @@ from pathlib import Path
 
 from ..hardware import Plan
 
+# Checkpoints: besides every `save_steps` and every `save_minutes` (callbacks.SaveOften), at least this many per
+# stage, so that a short stage (stage 1 runs some 30-40 steps on a book-sized corpus) keeps some; the newest
+# KEEP_CHECKPOINTS are kept (a LoRA checkpoint of the 3B model with its optimiser state is some 300 MB on Drive).
+CHECKPOINTS_PER_STAGE = 4
+KEEP_CHECKPOINTS = 3
+
 
 def packs(cfg, stage: str) -> bool:
     """Both stages pack their examples (chunks, pairs) into full rows, padding-free, unless `packing: false`
@@ -56,6 +62,7 @@ def sft_config(cfg, stage: str, output_dir: Path, plan: Plan, has_eval: bool, ba
         eval_on_start=has_eval and not resuming,
         save_strategy="steps",
         save_steps=cfg.save_steps,
+        save_total_limit=KEEP_CHECKPOINTS,
         report_to=cfg.report_to,  # the environment it needs comes from tracking.environ
         disable_tqdm=True,
         ddp_find_unused_parameters=False,

@@ -6,9 +6,12 @@ question-answer pairs, packed the same way, with loss on the answers only; with 
 from the base model instead and is saved as the "sft_only" arm. Each stage is a folder of the run (see
 `folders`):
 
-    checkpoints/   every `save_steps` (on Drive on Colab; `resume: auto` continues from the newest)
+    checkpoints/   every `save_steps`, each quarter of the stage and every `save_minutes` (on Drive on Colab;
+                   `resume: auto`, the default, continues from the newest whole one)
+    training_data.json  the processed data the training started on (a resume on other data is refused)
     adapter/       the final LoRA adapter and tokenizer
-    log_history.json, loss.png, manifest.json (written last: it marks the stage finished)
+    log_history.json, loss.png, manifest.json (written last: it marks the stage finished; it records the
+                   data trained on, which stage 2 and the study check: `provenance`)
 
 The same functions run in a notebook, from `python -m lib train`, and in every process of
 `accelerate launch` (data parallel): only the main process writes files.
@@ -23,7 +26,7 @@ from pathlib import Path
 
 from .. import hardware, models, plots, sample, storage
 from ..data import processed
-from . import callbacks, folders, lora, manifest, quiet, settings, speedups, tracking
+from . import callbacks, folders, lora, manifest, provenance, quiet, settings, speedups, tracking
 from .folders import TITLES, StageError  # noqa: F401  (StageError: what callers catch)
 from .trainer import make_trainer
 
@@ -67,6 +70,7 @@ class StageSetup:
     tokenizer: object = field(repr=False)
     lock: object = field(default=None, repr=False)   # the run's lock, given back when training ends
     environ: dict = field(default_factory=dict, repr=False)  # the trackers' (may hold the W&B key): decided once
+    data: dict = field(default_factory=dict, repr=False)     # the processed data's record (what the manifest keeps)
 
     def release(self) -> None:
         if self.lock is not None:
@@ -123,6 +127,7 @@ def setup_stage(cfg, stage: str, extra_callbacks: list | None = None, progress: 
     import datasets
 
     datasets.disable_progress_bars()
+    cfg = processed.in_force(cfg)  # the corpus the processed data was prepared from, wherever the stage is run
     name = folders.folder_name(stage, cfg)
     lock = folders.lock(cfg) if is_main_process() else None
     try:
@@ -141,9 +146,12 @@ def _setup(cfg, stage: str, name: str, lock, extra_callbacks: list | None, progr
         sample.warn(cfg, "compare_prompts")
     # a stage being replaced has nothing to resume automatically; a checkpoint named explicitly still counts
     checkpoint = None if replacing and cfg.resume == "auto" else folders.resume_point(cfg, path)
+    restart = checkpoint is None and not replacing and folders.check_restart(cfg, path)
     init_adapter = folders.starting_adapter(cfg, stage)
-    train_rows, val_rows, data_manifest = processed.load_split(cfg, stage)
+    data_folder = processed.folder(cfg)
+    train_rows, val_rows, data_manifest = processed.load_split_at(data_folder, stage)
     processed.check_fits(cfg, stage, data_manifest)
+    data = check_data(stage, data_folder, data_manifest, init_adapter, checkpoint)
     shape = lora.lora_settings(cfg, init_adapter)
     lora.check_resume_shape(checkpoint, shape)
     if is_main_process():
@@ -161,12 +169,15 @@ def _setup(cfg, stage: str, name: str, lock, extra_callbacks: list | None, progr
         model = lora.add_lora(loaded, cfg, plan.gradient_checkpointing, init_adapter, lean=cfg.lean_lora)
         # every input has passed: only now may a finished stage be replaced
         folder = storage.stage_dir(cfg.run_name, name, replace=replacing and is_main_process())
+        if is_main_process():
+            begin_training(folder, checkpoint, restart, data)
         args = settings.sft_config(cfg, stage, folder / "checkpoints", plan, bool(val_rows), loaded.backend,
                                    checkpoint is not None)
         progress_callbacks = callbacks.progress_callbacks(TITLES[name]) if progress else []
+        saving = [callbacks.SaveOften(cfg.save_minutes, settings.CHECKPOINTS_PER_STAGE)]
         trainer = make_trainer(model, loaded.tokenizer, args, to_dataset(train_rows, stage, cfg.chat_date),
                                to_dataset(val_rows, stage, cfg.chat_date) if val_rows else None,
-                               progress_callbacks + (extra_callbacks or []),
+                               progress_callbacks + saving + (extra_callbacks or []),
                                cfg.max_seq_length if plan.compile else None)
     lora.set_adapter_dtype(trainer.model, plan.precision, cfg.lean_lora)
     if plan.compile:
@@ -174,7 +185,32 @@ def _setup(cfg, stage: str, name: str, lock, extra_callbacks: list | None, progr
     return StageSetup(cfg, stage, name, folder, checkpoint, init_adapter, plan, loaded.backend, shape,
                       lora.parameter_counts(model),
                       {"train rows": len(train_rows), "validation rows": len(val_rows)},
-                      data_manifest, trainer, loaded.tokenizer, lock, environ)
+                      data_manifest, trainer, loaded.tokenizer, lock, environ, data)
+
+
+def check_data(stage: str, data_folder: Path, data_manifest: dict, init_adapter: Path | None,
+               checkpoint: Path | None) -> dict:
+    """The processed data's record, once it is known to be what the adapter this stage continues was trained
+    on, and what the checkpoints it resumes were trained on."""
+    data = processed.record(data_folder, data_manifest)
+    if init_adapter is not None:
+        provenance.check_trained_on(init_adapter.parent, data_folder, processed.FILES[stage], data)
+    if checkpoint is not None and checkpoint.parent.name == "checkpoints":
+        provenance.check_resumable(checkpoint.parent, stage, data)
+    return data
+
+
+def begin_training(folder: Path, checkpoint: Path | None, restart: bool, data: dict) -> None:
+    """A training from step 0 clears what an earlier one left (allowed by `folders.check_restart`) and records
+    the data it starts on beside its checkpoints; a resumed one keeps both."""
+    import shutil
+
+    if checkpoint is not None:
+        return
+    if restart:
+        print(f"starting the stage again: the checkpoints in {folder / 'checkpoints'} are deleted")
+        shutil.rmtree(folder / "checkpoints", ignore_errors=True)
+    provenance.record_start(folder, data)
 
 
 def set_seed(seed: int) -> None:
@@ -218,10 +254,12 @@ def _run(setup: StageSetup) -> StageResult:
     seconds = time.time() - started
     history = trainer.state.log_history
     tokens = trainer.total_tokens()
-    resources = hardware.resources(seconds - trainer.eval_seconds, tokens)
+    training = seconds - trainer.eval_seconds - trainer.save_seconds
+    resources = hardware.resources(training, tokens)
     resources["evaluation_seconds"] = round(trainer.eval_seconds, 1)
+    resources["checkpoint_seconds"] = round(trainer.save_seconds, 1)
     resources["first_step_seconds"] = trainer.first_step_seconds
-    resources["steady_tokens_per_second"] = trainer.steady_tokens_per_second(seconds - trainer.eval_seconds)
+    resources["steady_tokens_per_second"] = trainer.steady_tokens_per_second(training)
     adapter = setup.folder / "adapter"
     if is_main_process():
         with folders.write_failures(setup.folder, "the stage was saved"):
@@ -247,8 +285,7 @@ def save(setup: StageSetup, adapter: Path, history: list[dict], resources: dict)
         "steps": trainer.state.global_step, "final": manifest.final_losses(history),
         "parameters": setup.parameters, "lora": setup.lora, "plan": setup.plan.as_dict(),
         "resources": resources, "config": cfg.as_dict(),
-        "data": {"hash": processed.data_hash(setup.data_manifest), **setup.rows,
-                 "processed_dir": str(processed.folder(cfg))},
+        "data": {**setup.data, **setup.rows},
         "versions": manifest.package_versions(), "git": manifest.git_commit(),
         "machine": hardware.describe_machine(),
     })

@@ -1,7 +1,7 @@
 """The project's trainer: TRL's SFTTrainer that counts what it trains on, and the packed-row collator.
 
-`CountingTrainer` counts the real (non-pad) tokens it trains on and the time it spends evaluating, so the
-tokens-per-second a run reports is honest, times the first optimiser step (where compiling happens), and can
+`CountingTrainer` counts the real (non-pad) tokens it trains on and the time it spends evaluating and saving
+checkpoints, so the tokens-per-second a run reports is honest, times the first optimiser step (where compiling happens), and can
 record which rows each process trained on (`P4_BATCH_LOG=folder`: a data-parallel audit used by the tests).
 """
 
@@ -21,6 +21,7 @@ from .packing import RowPackedCollator
 class CountingTrainer(SFTTrainer):
     tokens_trained = None  # a device tensor: no host sync per step
     eval_seconds = 0.0
+    save_seconds = 0.0      # writing checkpoints (every save_steps, each quarter, every save_minutes)
     first_step_seconds = None  # from the start of training to the end of the first optimiser step, evaluation excluded
     first_step_tokens = 0      # tokens this process had trained on by then
 
@@ -38,6 +39,13 @@ class CountingTrainer(SFTTrainer):
             return super().evaluate(*args, **kwargs)
         finally:
             self.eval_seconds += time.time() - started
+
+    def _save_checkpoint(self, *args, **kwargs):
+        started = time.time()
+        try:
+            return super()._save_checkpoint(*args, **kwargs)
+        finally:
+            self.save_seconds += time.time() - started
 
     def steady_tokens_per_second(self, training_seconds: float) -> float | None:
         """Tokens per second after the first optimiser step (compiling and warm-up left out), all processes."""
