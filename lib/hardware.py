@@ -23,19 +23,20 @@ class Profile:
     four_bit: bool | None = None   # None: as configured; False: 16-bit LoRA (memory allows, and it is faster)
     attention: str = "sdpa"
     compile: bool = False          # torch.compile the decoder layers (lib/speedups.py)
+    decode_slots: int = 64         # most answers decoding together (lib/decoding.py); free memory may allow fewer
 
 
 # Chosen from bench/train_matrix.py on an H200 (2026-11-24, Llama-3.2-3B shape; README, performance section).
 PROFILES = {
     "t4": Profile("t4", 4, True, "16 GB, no bf16: fp16, 4-bit, 4 sequences per step (~6 GiB at 2048)", "fp16", True,
-                  compile=True),
-    "l4": Profile("l4", 2, True, "24 GB, bf16, 16-bit LoRA", None, False, "flex_attention", True),
+                  compile=True, decode_slots=128),
+    "l4": Profile("l4", 2, True, "24 GB, bf16, 16-bit LoRA", None, False, "flex_attention", True, decode_slots=128),
     "a100": Profile("a100", 4, True, "40/80 GB, bf16, 16-bit LoRA, checkpointing (~20 GiB at 2048)", None, False,
-                    "flex_attention", True),
+                    "flex_attention", True, decode_slots=256),
     "h100": Profile("h100", 4, False, "H100/H200, 80-141 GB, bf16, 16-bit LoRA, no recomputation", None, False,
-                    "flex_attention", True),
+                    "flex_attention", True, decode_slots=256),
     "gpu": Profile("gpu", 1, True, "an unrecognised GPU: the cautious T4-like shape", None, True),
-    "cpu": Profile("cpu", 0, False, "no GPU: fp32, the configured batch (the tiny model, tests)"),
+    "cpu": Profile("cpu", 0, False, "no GPU: fp32, the configured batch (the tiny model, tests)", decode_slots=32),
 }
 
 
@@ -159,6 +160,29 @@ def plan(cfg, compilable: bool = True, examples_per_row: float = 1.0) -> Plan:
     accumulation = max(1, effective // (micro * processes))
     return Plan(name, device, precision, micro, accumulation, micro * accumulation * processes, checkpointing,
                 bool(four_bit), attention, liger, compiled, processes, round(examples_per_row, 2))
+
+
+def generation_slots(model, width: int, wanted: int) -> int:
+    """How many answers decode together (lib/decoding.py): the profile's most, or what the GPU's free memory
+    holds at `width` cache columns a row (their keys and values, plus fp32 scores over the vocabulary), with
+    room left for a prefill; never more than `wanted`.
+
+    Decoding reads the weights once per step whatever the batch, so answers per second grow with the rows
+    until the cache reads dominate; the profiles' numbers come from bench/probe_study.py's sweep."""
+    import torch
+
+    from .decoding import PREFILL_TOKENS, base_model, kv_bytes_per_token
+
+    net = base_model(model)
+    profile = PROFILES[detect()]
+    if not torch.cuda.is_available() or net.device.type != "cuda":
+        return max(1, min(wanted, profile.decode_slots))
+    dtype_bytes = 4 if net.dtype == torch.float32 else 2
+    per_row = kv_bytes_per_token(net.config, dtype_bytes) * width + 40 * net.config.vocab_size
+    prefill = PREFILL_TOKENS * (kv_bytes_per_token(net.config, dtype_bytes) + 6 * net.config.intermediate_size)
+    free, _ = torch.cuda.mem_get_info(net.device)
+    fits = int((0.8 * free - prefill) // per_row)
+    return max(1, min(wanted, profile.decode_slots, fits))
 
 
 def world_size() -> int:
