@@ -196,13 +196,14 @@ class Decoder:
     """Decodes jobs in `slots` rows; `on_finished([(job index, new token ids)])` is called as answers end."""
 
     def __init__(self, model, jobs: list[Job], choice: Choice, stop_ids: list[int], pad_id: int, slots: int,
-                 graphs: bool, mixer=None, on_finished: Callable | None = None, on_timing: Callable | None = None):
+                 graphs: bool, mixer=None, on_finished: Callable | None = None, on_timing: Callable | None = None,
+                 width: int = 0):
         import torch
 
         self.model, self.net, self.jobs, self.pad = model, base_model(model), jobs, pad_id
         self.device = self.net.device
         self.slots = max(1, min(slots, len(jobs)))
-        self.width = max(len(j.ids) for j in jobs) + max(j.max_new_tokens for j in jobs) + SYNC_STEPS + 1
+        self.width = max(width, max(len(j.ids) for j in jobs) + max(j.max_new_tokens for j in jobs) + SYNC_STEPS + 1)
         self.graphs = graphs and self.device.type == "cuda"
         self.mixer, self.on_finished, self.on_timing = mixer, on_finished, on_timing
         self.stops = torch.tensor(stop_ids, device=self.device)
@@ -460,12 +461,12 @@ class mixed_rows:
 
 def decode(model, jobs: list[Job], choice: Choice, stop_ids: list[int], pad_id: int, slots: int,
            graphs: bool | None = None, mixer=None, on_finished: Callable | None = None,
-           on_timing: Callable | None = None) -> list[list[int]]:
+           on_timing: Callable | None = None, width: int = 0) -> list[list[int]]:
     """New token ids of every job, in the jobs' order (each ends with its stop token, or at its allowance).
 
     `graphs` (default: where `supported`) replays the decoding step as a CUDA graph. `on_finished` receives
     [(job index, ids)] as answers end; `on_timing(seconds per step, slots)` once, after the first steady
-    steps."""
+    steps. `width`: cache columns at least (a benchmark's wider cache; the jobs' need otherwise)."""
     if not jobs:
         return []
     register_attention()
@@ -481,7 +482,7 @@ def decode(model, jobs: list[Job], choice: Choice, stop_ids: list[int], pad_id: 
     was_training = model.training
     model.eval()
     try:
-        Decoder(model, jobs, choice, stop_ids, pad_id, slots, graphs, mixer, finished, on_timing).run()
+        Decoder(model, jobs, choice, stop_ids, pad_id, slots, graphs, mixer, finished, on_timing, width).run()
     finally:
         model.train(was_training)
     return out
