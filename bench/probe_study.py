@@ -119,8 +119,7 @@ def study_config(args, model: str):
     smoke = dict(probe_max_new_tokens=40, instruction_max_new_tokens=48, authorship_words=20, digidan_items=3,
                  digidan_samples=2, completion_probes=4, bootstrap_samples=100) if args.smoke else {}
     cfg = config.load_config(ROOT / "config.yaml", model=model, run_name=args.run_name,
-                             processed_dir=args.processed_dir, authorship_words=args.authorship_words,
-                             **smoke)
+                             processed_dir=args.processed_dir, **{"authorship_words": args.authorship_words, **smoke})
     folder = Path(args.outputs) / "probes"
     shutil.copytree(ROOT / "data" / "probes", folder, dirs_exist_ok=True)
     documents = processed.read_manifest(cfg)["documents"]
@@ -453,7 +452,7 @@ def main() -> None:
                "new_04_total": total, "mix": mix, "calibration": calibration,
                "peak_reserved_gib": round(torch.cuda.max_memory_reserved() / 1024 ** 3, 2)
                if torch.cuda.is_available() else None, "seconds": round(elapsed(), 1)}
-    if len(calibration["points"]) > 1:
+    if len(calibration["points"]) > 1 and torch.cuda.is_available():
         summary["predictions"] = predictions(study, calibration, made_tokens, mean_width)
     print_tables(summary)
     if args.json:

@@ -212,6 +212,7 @@ class Decoder:
         self.waiting = sorted(range(len(jobs)), key=lambda i: (-len(jobs[i].ids), i))  # popped from the end
         self.waiting.reverse()
         self.occupant = [-1] * self.slots  # job index per slot, -1 free
+        self.admitted = [0] * self.slots   # the step at which each slot's answer had its first token
         self.ring = None
         self.graph = None
         self.cache_arg = None
@@ -250,7 +251,7 @@ class Decoder:
         with torch.no_grad():
             while self.waiting or any(o >= 0 for o in self.occupant):
                 self.admit()
-                for _ in range(SYNC_STEPS):
+                for _ in range(self.steps_to_sync()):
                     self.step()
                 self.collect()
                 if self.graph is not None or not self.graphs:  # time steady steps only (capture done)
@@ -261,6 +262,12 @@ class Decoder:
                     elif self.on_timing and self.steps - timed_steps >= 2 * SYNC_STEPS:
                         self.on_timing((time.perf_counter() - timed_from) / (self.steps - timed_steps), self.slots)
                         self.on_timing = None
+
+    def steps_to_sync(self) -> int:
+        """Steps until the host next looks: SYNC_STEPS, or fewer where an answer reaches its allowance sooner."""
+        left = [self.jobs[j].max_new_tokens - (self.steps - self.admitted[s] + 1)
+                for s, j in enumerate(self.occupant) if j >= 0]
+        return max(1, min([SYNC_STEPS, *left]))
 
     def admit(self) -> None:
         """Fill free slots with waiting prompts: when enough are free to make a prefill worth it (a prefill is
@@ -330,6 +337,7 @@ class Decoder:
         self.record(index, chosen)
         for s, (_, j) in zip(slots, pairs):
             self.occupant[s] = j
+            self.admitted[s] = self.steps
 
     def record(self, index, chosen) -> None:
         """Write the chosen tokens of rows `index` as their next new tokens and mark the rows that end here;

@@ -145,3 +145,20 @@ def test_rows_decoding_together_follow_the_profile_and_memory(two_adapters):
     model, _ = two_adapters
     assert hardware.generation_slots(model, 600, 1000) == hardware.PROFILES["cpu"].decode_slots
     assert hardware.generation_slots(model, 600, 3) == 3
+
+
+def test_a_4bit_base_decodes_as_before_and_mixes_adapters(tiny_run):
+    """The T4 path: bitsandbytes 4-bit base (eager decoding), answers as `generate` gives them, adapters mixed."""
+    from peft import PeftModel
+
+    base, tok = models.load_base(tiny_run.cfg, torch.float32, load_in_4bit=True)
+    model = PeftModel.from_pretrained(base, str(tiny_run.stage2.folder / "adapter"), adapter_name="instruction")
+    settings = generation.GenerationSettings(max_new_tokens=12, min_new_tokens=12)
+    alone = generation.generate(model, tok, PROMPTS[:3], settings, chat_date=DATE)
+    assert alone == previous_path(model, tok, PROMPTS[:3], settings)
+    texts = [generation.chat_text(tok, p, chat_date=DATE) for p in PROMPTS[:3]]
+    mixed = generation.answer(model, tok, [generation.Prompt(t, settings, adapter=a) for t in texts
+                                           for a in ("instruction", None)], adapters=["instruction"])
+    assert mixed[::2] == alone
+    with model.disable_adapter():
+        assert mixed[1::2] == generation.generate(model, tok, PROMPTS[:3], settings, chat_date=DATE)
