@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import importlib.util
 import json
 import os
 import shutil
@@ -209,21 +208,6 @@ def new_study(cfg, clock: Clock) -> tuple[list[dict], object]:
 
 # --- 3. the mix, both ways -----------------------------------------------------------------------------------
 
-def baseline():
-    """The previous generation path (bench/baseline, commit 8f16baa) as modules of their own."""
-    modules = {}
-    for name in ("decoding", "generation"):
-        source = (ROOT / "bench" / "baseline" / f"{name}_8f16baa.py").read_text()
-        source = source.replace("from . import decoding", "import p4_previous_decoding as decoding")
-        source = source.replace("from .models import", "from lib.models import")
-        spec = importlib.util.spec_from_loader(f"p4_previous_{name}", loader=None)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module
-        exec(compile(source, f"bench/baseline/{name}_8f16baa.py", "exec"), module.__dict__)
-        modules[name] = module
-    return modules["generation"], modules["decoding"]
-
-
 def shortened(request, fraction: float):
     settings = request.settings
     short = dataclasses.replace(settings, max_new_tokens=max(4, round(settings.max_new_tokens * fraction)))
@@ -237,7 +221,9 @@ def compare_mix(study, asks: list[tuple[str, object]], fraction: float, budget: 
 
     from lib.study import answers
 
-    previous, previous_decoding = baseline()
+    import baseline
+
+    previous, previous_decoding = baseline.load()
     steps = {"n": 0}
     real_decode = previous_decoding.decode
 
