@@ -25,12 +25,17 @@ No torch.compile: compiling takes a minute per shape; capturing a graph costs on
 
 from __future__ import annotations
 
+import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from . import choosing
+from .choosing import Choice  # noqa: F401  (how a pool chooses tokens: part of this module's interface)
+
 SYNC_STEPS = 8          # the host looks at which rows finished every this many steps (one sync, not one per token)
 PREFILL_TOKENS = 16384  # prompt tokens run through the model at once when slots are filled
+HANDOVER_SECONDS = 10.0  # finished answers are handed over (stored) once a batch's worth is done, or this often
 DECODE_ATTENTION = "p4_gqa_decode"
 
 _broken: set[int] = set()  # models whose decoding step could not be captured: they decode without graphs
@@ -44,16 +49,6 @@ class Job:
     max_new_tokens: int
     seed: int = 0
     adapter: int = 0
-
-
-@dataclass(frozen=True)
-class Choice:
-    """How a pool of jobs chooses tokens (shared by every row decoding together)."""
-    do_sample: bool = False
-    temperature: float = 1.0
-    top_p: float = 1.0
-    min_new_tokens: int = 0
-    repetition_penalty: float = 1.0
 
 
 def supported(model) -> bool:
@@ -127,69 +122,6 @@ class Ring:
         return self.keys[layer_idx], self.values[layer_idx]
 
 
-# --- choosing tokens --------------------------------------------------------------------------------------
-
-def mix32(x):
-    """A 32-bit integer hash (two multiply-xorshift rounds) on int64 tensors holding values below 2**32; the
-    products stay below 2**63, so nothing overflows."""
-    x = x & 0xFFFFFFFF
-    x = ((x >> 16) ^ x) * 0x45D9F3B & 0xFFFFFFFF
-    x = ((x >> 16) ^ x) * 0x45D9F3B & 0xFFFFFFFF
-    return (x >> 16) ^ x
-
-
-def gumbel(seeds, counts, columns):
-    """Gumbel noise per row and vocabulary entry from (row seed, tokens made so far, entry): adding it to the
-    scores and taking the argmax draws from softmax(scores), a draw that depends on nothing else."""
-    import torch
-
-    row = mix32(mix32(seeds) ^ mix32(counts + 0x632BE5AB))
-    bits = mix32(row[:, None] ^ columns[None, :]) >> 8  # 24 random bits, exact in float32
-    uniform = (bits.to(torch.float32) + 0.5) * 2.0 ** -24
-    return -torch.log(-torch.log(uniform))
-
-
-class Chooser:
-    """The next token of every row, as `generate` would choose it for these settings."""
-
-    def __init__(self, choice: Choice, stops, vocab: int, device):
-        import torch
-
-        self.choice, self.stops = choice, stops
-        self.warpers = []
-        if choice.do_sample:
-            from transformers import TemperatureLogitsWarper, TopPLogitsWarper
-
-            if choice.temperature != 1.0:
-                self.warpers.append(TemperatureLogitsWarper(choice.temperature))
-            if choice.top_p < 1.0:
-                self.warpers.append(TopPLogitsWarper(choice.top_p))
-            self.columns = mix32(torch.arange(vocab, device=device) * 0x27D4EB2F)
-
-    def __call__(self, logits, counts, seeds, history=None, seen=None):
-        """`logits` (rows, vocab); `counts` tokens each row has made; `history`/`seen` (rows, columns) the
-        tokens each row has seen and which of them count (for the repetition penalty)."""
-        import torch
-
-        scores = logits.to(copy=True, dtype=torch.float32)
-        c = self.choice
-        if c.repetition_penalty != 1.0 and history is not None:
-            anchor = history.gather(1, seen.long().argmax(dim=1, keepdim=True))  # a token the row has seen
-            tokens = torch.where(seen, history, anchor)
-            score = scores.gather(1, tokens)
-            score = torch.where(score < 0, score * c.repetition_penalty, score / c.repetition_penalty)
-            scores.scatter_(1, tokens, score)
-        if c.min_new_tokens > 0:
-            early = (counts < c.min_new_tokens)[:, None] & torch.isin(
-                torch.arange(scores.shape[1], device=scores.device), self.stops)[None, :]
-            scores = scores.masked_fill(early, -float("inf"))
-        if not c.do_sample:
-            return torch.argmax(scores, dim=-1)
-        for warp in self.warpers:
-            scores = warp(None, scores)
-        return torch.argmax(scores + gumbel(seeds, counts, self.columns), dim=-1)
-
-
 # --- the engine ---------------------------------------------------------------------------------------------
 
 class Decoder:
@@ -207,7 +139,7 @@ class Decoder:
         self.graphs = graphs and self.device.type == "cuda"
         self.mixer, self.on_finished, self.on_timing = mixer, on_finished, on_timing
         self.stops = torch.tensor(stop_ids, device=self.device)
-        self.chooser = Chooser(choice, self.stops, self.net.config.vocab_size, self.device)
+        self.chooser = choosing.Chooser(choice, self.stops, self.net.config.vocab_size, self.device)
         self.penalty = choice.repetition_penalty != 1.0
         self.waiting = sorted(range(len(jobs)), key=lambda i: (-len(jobs[i].ids), i))  # popped from the end
         self.waiting.reverse()
@@ -218,6 +150,8 @@ class Decoder:
         self.cache_arg = None
         self.column = 0  # where the next decoding step writes (host copy of ring.column)
         self.steps = 0
+        self.pending: list = []  # finished answers not yet handed over
+        self.handed = 0.0        # when answers were last handed over
 
     # buffers are made at the first admission, when the cache's dtype is known
     def allocate(self, dtype) -> None:
@@ -243,11 +177,10 @@ class Decoder:
             self.mixer.allocate(s)
 
     def run(self) -> None:
-        import time
-
         import torch
 
         timed_from, timed_steps = None, 0
+        self.handed = time.perf_counter()
         with torch.no_grad():
             while self.waiting or any(o >= 0 for o in self.occupant):
                 self.admit()
@@ -262,6 +195,7 @@ class Decoder:
                     elif self.on_timing and self.steps - timed_steps >= 2 * SYNC_STEPS:
                         self.on_timing((time.perf_counter() - timed_from) / (self.steps - timed_steps), self.slots)
                         self.on_timing = None
+        self.hand_over()
 
     def steps_to_sync(self) -> int:
         """Steps until the host next looks: SYNC_STEPS, or fewer where an answer reaches its allowance sooner."""
@@ -414,21 +348,28 @@ class Decoder:
         return logits
 
     def collect(self) -> None:
-        """Hand over the answers that ended (one host sync) and free their slots."""
+        """Collect the answers that ended (one host sync), free their slots, hand them over in batches."""
+        import torch
+
         ended = (self.live & self.done).nonzero().flatten().tolist()
         if not ended:
             return
-        import torch
 
         index = torch.tensor(ended, device=self.device)
         rows, counts = self.out[index].tolist(), self.counts[index].tolist()
         self.live[index] = False
-        finished = []
         for slot, row, count in zip(ended, rows, counts):
-            finished.append((self.occupant[slot], row[:count]))
+            self.pending.append((self.occupant[slot], row[:count]))
             self.occupant[slot] = -1
-        if self.on_finished:
-            self.on_finished(finished)
+        if len(self.pending) >= self.slots or time.perf_counter() - self.handed >= HANDOVER_SECONDS:
+            self.hand_over()
+
+    def hand_over(self) -> None:
+        """Give the finished answers to `on_finished` (to be stored): a batch's worth at a time, or every
+        HANDOVER_SECONDS, and at the end; a crash loses at most those not yet handed over."""
+        if self.pending and self.on_finished:
+            self.on_finished(self.pending)
+        self.pending, self.handed = [], time.perf_counter()
 
 
 def cache_layers(cache) -> list[tuple]:

@@ -47,14 +47,6 @@ class Request:
     chat: bool = True
 
 
-class Missing(Exception):
-    """Raised by a strict rehearsal at the first ask whose answers are not stored."""
-
-    def __init__(self, request: Request):
-        super().__init__(request.probe)
-        self.request = request
-
-
 # --- the store --------------------------------------------------------------------------------------------
 
 class Store:
@@ -235,12 +227,12 @@ def estimate(todo: list[Row], bar):
 
 class Rehearsal:
     """Stand-in arms for a dry run of the claims: stored answers where they exist; otherwise the ask is
-    recorded and placeholders returned (or, `strict`, `Missing` raised). Scoring returns dummy losses."""
+    recorded and placeholders returned. Scoring returns dummy losses."""
 
     can_score = True
 
-    def __init__(self, arms, strict: bool = False):
-        self.arms, self.strict, self.asked = arms, strict, []
+    def __init__(self, arms):
+        self.arms, self.asked = arms, []
 
     def __getattr__(self, name):
         return getattr(self.arms, name)
@@ -250,8 +242,6 @@ class Rehearsal:
         found, _ = rows_of(self.arms, [request])
         if all(a is not None for a in found[0]):
             return found[0]
-        if self.strict:
-            raise Missing(request)
         if not any(MARK in json.dumps(p, ensure_ascii=False) for p in prompts):
             self.asked.append(request)
         return [a if a is not None else placeholder(settings, probe, i) for i, a in enumerate(found[0])]
@@ -271,9 +261,9 @@ def placeholder(settings, probe: str, index: int) -> str:
     return MARK + " " + " ".join(words)
 
 
-def rehearsal_copy(study, strict: bool = False):
+def rehearsal_copy(study):
     """The study with stand-in arms, its own cache and few resamples (the claims' tables are thrown away)."""
-    return dataclasses.replace(study, arms=Rehearsal(study.arms, strict), cache={},
+    return dataclasses.replace(study, arms=Rehearsal(study.arms), cache={},
                                cfg=study.cfg.replace(bootstrap_samples=100))
 
 
@@ -301,26 +291,24 @@ def rehearse(study) -> list[Request]:
 
 
 def digidan_rounds(study, progress: bool = False) -> int:
-    """The DigiDan attempts the stored answers show to be needed (an item short of usable answers asks the
-    next attempt), all arms together, round after round; returns the rounds made."""
+    """The DigiDan attempts the stored answers show to be needed, all arms together, round after round; returns
+    the rounds made. Rehearsed with usable placeholders for what is missing, an item short of d usable answers
+    asks exactly its next d attempts: each of them will be asked whatever the answers turn out to be."""
     from . import replica
 
     rounds = 0
     while True:
-        needed = []
-        for arm in study.model_arms:
-            copy = rehearsal_copy(study, strict=True)
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
+        copy = rehearsal_copy(study)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for arm in study.model_arms:
+                try:
                     replica.digidan_items(copy, arm)
-            except Missing as missing:
-                needed.append(missing.request)
-            except Exception:
-                continue
-        if not needed:
+                except Exception:  # made when the claim runs, then
+                    continue
+        if not copy.arms.asked:
             return rounds
-        answer(study.arms, needed, progress=progress)
+        answer(study.arms, copy.arms.asked, progress=progress)
         rounds += 1
 
 
