@@ -76,7 +76,8 @@ def setup(args) -> tuple[str, Path]:
                                "--processed_dir", args.processed_dir, "--max_seq_length", prepare[1],
                                "--use_unsloth", "false", "--run_name", args.run_name, "--max_steps",
                                str(args.train_steps), "--eval_steps", "1000", "--save_steps", "1000",
-                               "--torch_compile", "false"], cwd=ROOT, env=env, capture_output=True, text=True)
+                               "--torch_compile", "false", "--attn_implementation", "sdpa"],
+                              cwd=ROOT, env=env, capture_output=True, text=True)
         if done.returncode != 0:
             raise SystemExit(f"training stage 1 failed:\n{done.stdout[-1500:]}{done.stderr[-1500:]}")
     for arm, seed in EXTRA_ARMS.items():
@@ -347,8 +348,9 @@ def predictions(study, calibration: dict, made_tokens: int, mean_width: float) -
     cost = hardware.fit_decode_cost(calibration["points"], bf16_weights, kv, flops, calibration["eager"] or 0.0)
     gib = 1024 ** 3
     t4_free = 15.1 * gib - (0.5 * (params - embedding) + 2 * embedding + adapters) - 1.0 * gib
+    prefill = decoding.PREFILL_TOKENS * (kv + 6 * cfg.intermediate_size)  # as hardware.generation_slots counts
     t4_rows = int(min(hardware.PROFILES["t4"].decode_slots,
-                      (0.8 * t4_free - decoding.PREFILL_TOKENS * kv) // (kv * mean_width + 40 * cfg.vocab_size)))
+                      (0.8 * t4_free - prefill) // (kv * mean_width + 40 * cfg.vocab_size)))
     out = {"cost": dataclasses.asdict(cost), "new_tokens": made_tokens, "mean_width": mean_width,
            "bf16_weight_bytes": bf16_weights, "four_bit_weight_bytes": four_bit, "kv_bytes_token": kv,
            "flops_token": flops, "assumptions": {"COMPUTE_SHARE": hardware.COMPUTE_SHARE,
@@ -392,7 +394,8 @@ def print_tables(summary: dict) -> None:
               f"{pred['cost']['fixed'] * 1000:.2f} ms, {pred['cost']['efficiency']:.0%} of the bandwidth):")
         for gpu in ("H200", "A100-40GB", "T4"):
             p = pred[gpu]
-            print(f"  {gpu:<10} {p['rows']:>4} rows, {p['step_ms']:>7.2f} ms a step: {p['generation_minutes']:>6.1f} min")
+            print(f"  {gpu:<10} {p['rows']:>4} rows, {p['step_ms']:>7.2f} ms a step: "
+                  f"{p['generation_minutes']:>6.1f} min")
     print(f"\nGoals: whole 04 with the control arm {total['seconds'] / 60:.1f} min (goal <= 4 on an H200); "
           f"answers per second x{mix['total']['ratio']:.2f} the previous path (goal >= 3)")
 

@@ -34,7 +34,7 @@ from . import choosing
 from .choosing import Choice  # noqa: F401  (how a pool chooses tokens: part of this module's interface)
 
 SYNC_STEPS = 8          # the host looks at which rows finished every this many steps (one sync, not one per token)
-PREFILL_TOKENS = 16384  # prompt tokens run through the model at once when slots are filled
+PREFILL_TOKENS = 8192   # prompt tokens run through the model at once when slots are filled
 HANDOVER_SECONDS = 10.0  # finished answers are handed over (stored) once a batch's worth is done, or this often
 DECODE_ATTENTION = "p4_gqa_decode"
 

@@ -4,5 +4,6 @@
 `lib.data.processed`, the generic corpus); `inextricability`, `steerability`, `replica` and `domination`
 measure one claim each with the instruments beside them (authorship, checkers, stance, authority, retrieval,
 digidan), every one proven on the oracle arms of `oracle`; `measures` and `stats` turn values into paired
-contrasts with intervals; `report` and `questionnaire` write `outputs/<run>/probe/`.
+contrasts with intervals; `report` and `questionnaire` write `outputs/<run>/probe/`. `answers` makes every answer
+the claims ask for in one pass and keeps each on disk as it ends (`outputs/<run>/probe/answers/`).
 """

@@ -140,7 +140,8 @@ def rows_of(arms, requests: list[Request]) -> tuple[list[list], list[Row]]:
             if got[-1] is None:
                 adapter = None if req.arm == "base" else req.arm
                 seed = generation.row_seed(req.settings.seed, key)
-                missing.append(Row(r, i, req.arm, key, path, generation.Prompt(text, req.settings, req.chat, adapter, seed),
+                made = generation.Prompt(text, req.settings, req.chat, adapter, seed)
+                missing.append(Row(r, i, req.arm, key, path, made,
                                    {"key": key, "arm": req.arm, "probe": req.probe, "id": pid, "prompt": prompt,
                                     "settings": req.settings.as_dict(), "chat": req.chat,
                                     "adapter": arms.identity(req.arm), "base": arms.base_identity()}))
@@ -196,8 +197,8 @@ def answer(arms, requests: list[Request], progress: bool = False) -> list[list[s
                     rows = [r for r in todo if r.arm == arm]
                     plain = [dataclasses.replace(r.prompt, adapter=None) for r in rows]
                     with arms.use(arm) as model:
-                        generation.answer(model, arms.tokenizer, plain, on_answers=lambda done, rows=rows: store(done, rows),
-                                          on_timing=timing)
+                        generation.answer(model, arms.tokenizer, plain, on_timing=timing,
+                                          on_answers=lambda done, rows=rows: store(done, rows))
         for row in missing:
             out[row.request][row.index] = made[row.key]
     if bar is not None:
