@@ -382,7 +382,8 @@ def print_tables(summary: dict) -> None:
     for r in mix["cells"] + [{"cell": "all", **mix["total"]}]:
         ratio = ((r["new answers"] / r["new s"]) / (r["previous answers"] / r["previous s"])
                  if r["new s"] and r["previous s"] else float("nan"))
-        print(f"{r['cell']:<28}{r['previous s']:>11.1f}{r['previous answers']:>9}{r['previous steps']:>9,}"
+        before = f"{r['previous steps']:>9,}" if r["previous steps"] else f"{'-':>9}"  # counted on a GPU only
+        print(f"{r['cell']:<28}{r['previous s']:>11.1f}{r['previous answers']:>9}{before}"
               f"{r['new s']:>9.1f}{r['new answers']:>9}{r['new steps']:>9,}{ratio:>13.2f}")
     cal = summary["calibration"]
     print("\nDecoding step (graphs, adapters mixed): " + ", ".join(f"{r} rows x {w} columns {s * 1000:.2f} ms"
