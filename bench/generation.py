@@ -1,9 +1,12 @@
-"""Generation throughput: the project's batched generation with and without fast decoding, in one run.
+"""Generation throughput: the project's generation now and before, in one run.
 
 Modes (each on the same prompts, greedy, every answer exactly `--max_new_tokens` long):
-- plain: batched Hugging Face `generate` (dynamic cache, eager), what `generation.generate` did before;
-- fast: `generation.generate` as it now runs on a GPU (static cache, decoding step replayed as a CUDA graph:
-  lib/decoding.py); graph capture is inside the timed call, as in the study;
+- plain: batched Hugging Face `generate` (dynamic cache, eager), what `generation.generate` did on CPU before
+  (bench/baseline, `fast=False`);
+- fast: the previous GPU path (bench/baseline: static cache per batch of `--batch_size`, the decoding step
+  replayed as a CUDA graph captured per batch); graph capture is inside the timed call, as in the study;
+- new: `generation.generate` now (lib/decoding.py: continuous batching over a ring cache, graphs captured once
+  per call; `--batch_size 0` lets the hardware profile and free memory choose the rows);
 - hf-compile: Hugging Face's own recipe (`cache_implementation="static"` and torch.compile of the decoding
   step), timed on its first call (compiling) and again (compiled);
 - single: one prompt at a time (plain), the old baseline.
@@ -11,19 +14,24 @@ Prints tokens per second of each, the ratio to `plain`, and how many answers are
 they must all be). `--profile` adds the top GPU kernels and the GPU's busy share for one fast batch.
 
     python bench/generation.py [--model tiny|FOLDER] [--prompts 32] [--max_new_tokens 64] [--batch_size 8]
-                               [--modes plain,fast] [--dtype auto|fp32] [--profile] [--json out.json]
+                               [--modes plain,fast,new] [--dtype auto|fp32] [--profile] [--json out.json]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from lib import config, decoding, generation, hardware, models, storage  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import baseline  # noqa: E402
+
+from lib import config, generation, hardware, models, storage  # noqa: E402
 
 
 def prompts_from_probes(n: int) -> list[str]:
@@ -75,13 +83,13 @@ def profile_fast(model, tokenizer, prompts, settings, chat_date) -> dict:
     activities = [torch.profiler.ProfilerActivity.CPU, torch.profiler.ProfilerActivity.CUDA]
     start = time.perf_counter()
     with torch.profiler.profile(activities=activities) as prof:
-        generation.generate(model, tokenizer, prompts[:settings.batch_size], settings, chat_date=chat_date, fast=True)
+        generation.generate(model, tokenizer, prompts[:settings.batch_size or 64], settings, chat_date=chat_date)
         torch.cuda.synchronize()
     wall = time.perf_counter() - start
     events = prof.key_averages()
     busy = sum(e.self_device_time_total for e in events) / 1e6
     table = events.table(sort_by="self_device_time_total", row_limit=15, max_name_column_width=60)
-    print(f"PROFILE fast batch of {settings.batch_size}: wall {wall:.2f} s, GPU kernels {busy:.2f} s "
+    print(f"PROFILE new batch of {settings.batch_size or 64}: wall {wall:.2f} s, GPU kernels {busy:.2f} s "
           f"({busy / wall:.0%} busy)\n{table}")
     return {"wall_s": round(wall, 3), "gpu_busy_s": round(busy, 3), "table": table}
 
@@ -91,8 +99,9 @@ def main() -> None:
     parser.add_argument("--model", default="tiny")
     parser.add_argument("--prompts", type=int, default=32)
     parser.add_argument("--max_new_tokens", type=int, default=64)
-    parser.add_argument("--batch_size", type=int, default=8)
-    parser.add_argument("--modes", default="plain,fast")
+    parser.add_argument("--batch_size", type=int, default=8, help="the previous paths' batch")
+    parser.add_argument("--new_batch_size", type=int, default=0, help="the new path's rows (0: profile and memory)")
+    parser.add_argument("--modes", default="plain,fast,new")
     parser.add_argument("--load_in_4bit", default="false")
     parser.add_argument("--dtype", default="auto", help="auto (bf16 on a GPU) or fp32 (no rounding differences)")
     parser.add_argument("--profile", action="store_true")
@@ -109,15 +118,18 @@ def main() -> None:
     settings = generation.GenerationSettings(max_new_tokens=args.max_new_tokens, min_new_tokens=args.max_new_tokens,
                                              batch_size=args.batch_size)
     single = generation.GenerationSettings(**{**settings.as_dict(), "batch_size": 1})
+    previous, previous_decoding = baseline.load()
     runs = {
-        "plain": lambda: generation.generate(model, tokenizer, prompts, settings, chat_date=cfg.chat_date, fast=False),
-        "fast": lambda: generation.generate(model, tokenizer, prompts, settings, chat_date=cfg.chat_date, fast=True),
-        "single": lambda: generation.generate(model, tokenizer, prompts, single, chat_date=cfg.chat_date, fast=False),
+        "plain": lambda: previous.generate(model, tokenizer, prompts, settings, chat_date=cfg.chat_date, fast=False),
+        "fast": lambda: previous.generate(model, tokenizer, prompts, settings, chat_date=cfg.chat_date, fast=True),
+        "new": lambda: generation.generate(model, tokenizer, prompts, dataclasses.replace(
+            settings, batch_size=args.new_batch_size), chat_date=cfg.chat_date),
+        "single": lambda: previous.generate(model, tokenizer, prompts, single, chat_date=cfg.chat_date, fast=False),
         "hf-compile": lambda: hf_compiled(model, tokenizer, prompts, settings, cfg.chat_date),
     }
     modes = args.modes.split(",")
     warm = generation.GenerationSettings(**{**settings.as_dict(), "max_new_tokens": 4, "min_new_tokens": 4})
-    generation.generate(model, tokenizer, prompts[:2], warm, chat_date=cfg.chat_date, fast=False)  # untimed
+    previous.generate(model, tokenizer, prompts[:2], warm, chat_date=cfg.chat_date, fast=False)  # untimed
     tokens = len(prompts) * args.max_new_tokens
     rows, answers = [], {}
     for mode in modes:
@@ -132,7 +144,7 @@ def main() -> None:
             rows.append({"mode": f"{mode} {attempt}".strip(), "seconds": round(seconds, 2),
                          "tokens_per_s": round(tokens / seconds, 1)})
             if mode == "fast":  # did the decoding step run as a CUDA graph, or fall back to eager steps?
-                rows[-1]["cuda_graphs"] = torch.cuda.is_available() and id(model) not in decoding._broken
+                rows[-1]["cuda_graphs"] = torch.cuda.is_available() and id(model) not in previous_decoding._broken
             print(rows[-1], flush=True)
     base = next((r["tokens_per_s"] for r in rows if r["mode"] == "plain" and "tokens_per_s" in r), None)
     for row in rows:

@@ -2,6 +2,12 @@
 print one table with the ratio to the plain QLoRA recipe measured in the same run.
 
     python bench/train_matrix.py --configs plain-qlora,plain-16bit,project-auto,project-t4 --seqs 2048 --out DIR
+    python bench/train_matrix.py --configs project-auto --steps 10 --pipeline   # both benchmarks' figures, one run
+
+`--pipeline` also trains each project configuration through the command line, as bench/pipeline.py does
+(`python -m lib train`, same data, `--warmup + --steps` steps) and prints that run's own figure (real tokens
+after the first optimiser step, from its manifest) beside this harness's: the window after `--warmup` steps,
+and the same after-the-first-step figure computed from the harness's per-step marks.
 
 The data is the Schopenhauer essays (carried in .carry/corpora; the sample corpus otherwise), prepared by
 the project at each sequence length with the shape model's tokenizer.
@@ -42,25 +48,56 @@ def main() -> None:
     parser.add_argument("--seqs", default="2048")
     parser.add_argument("--out", default="/tmp/train_matrix")
     parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--model", default=None, help="another model (tiny) to check the script on CPU")
     parser.add_argument("--profile", default="", help="configurations to profile (see train_throughput.py)")
+    parser.add_argument("--pipeline", action="store_true", help="also train each project-* configuration "
+                        "through the command line (bench/pipeline.py's path) and print its figure alongside")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    model = str(shape_model.build("/tmp/llama-3b-shape"))
+    model = args.model or str(shape_model.build("/tmp/llama-3b-shape"))
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
     rows = []
     results = out / "train_matrix.jsonl"
     results.unlink(missing_ok=True)
     for seq in [int(s) for s in args.seqs.split(",")]:
-        data = Path(f"/tmp/p4-bench-data-{seq}")
+        data = Path(f"/tmp/p4-bench-data-{seq}" + ("-" + Path(args.model).name if args.model else ""))
         prepare(model, seq, data, env)
         subprocess.run([sys.executable, str(ROOT / "bench/train_throughput.py"), args.configs, "--seq", str(seq),
                         "--model", model, "--data", str(data), "--steps", str(args.steps), "--json", str(results),
-                        "--profile", args.profile],
+                        "--profile", args.profile, "--warmup", str(args.warmup)],
                        cwd=ROOT, env=env)
+        if args.pipeline:
+            for name in [n for n in args.configs.split(",") if n.startswith("project")]:
+                with open(results, "a") as fh:
+                    fh.write(json.dumps(through_cli(name, model, seq, data, args.warmup + args.steps, env)) + "\n")
     rows = [json.loads(line) for line in results.read_text().splitlines()] if results.exists() else []
     (out / "train_matrix.json").write_text(json.dumps(rows, indent=1))
     table(rows)
+
+
+def through_cli(name: str, model: str, seq: int, data: Path, steps: int, env: dict) -> dict:
+    """One project configuration trained by `python -m lib train` (bench/pipeline.py's path) for `steps` steps on
+    the same data; the figure its manifest reports (tokens per second after the first optimiser step)."""
+    import tempfile
+
+    from train_throughput import PROJECT
+
+    outputs = Path(tempfile.mkdtemp(prefix="p4-matrix-cli-"))
+    flags = [part for k, v in PROJECT[name].items() for part in (f"--{k}", str(v).lower() if isinstance(v, bool)
+                                                                   else str(v))]
+    done = subprocess.run([sys.executable, "-m", "lib", "train", "--stage", "pretraining", "--model", model,
+                           "--processed_dir", str(data), "--max_seq_length", str(seq), "--use_unsloth", "false",
+                           "--run_name", "cli", "--max_steps", str(steps), "--logging_steps", "1", "--eval_steps",
+                           "1000", "--save_steps", "100000", *flags], cwd=ROOT, env={**env, "P4_OUTPUTS": str(outputs)},
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        return {"name": f"{name} (command line)", "seq": seq, "error": done.stderr[-400:]}
+    r = json.loads((outputs / "cli" / "pretraining" / "manifest.json").read_text())["resources"]
+    return {"name": f"{name} (command line)", "seq": seq, "cli": True, "tokens_per_s": r["tokens_per_second"],
+            "after_first_step_tokens_per_s": r.get("steady_tokens_per_second"),
+            "first_step_s": r.get("first_step_seconds"), "training_s": r["training_seconds"]}
 
 
 def table(rows: list[dict]) -> None:
@@ -70,14 +107,24 @@ def table(rows: list[dict]) -> None:
         if "error" in r:
             print(f"{r['name']:<28}{r['seq']:>6}  FAILED {r['error'][-300:]!r}")
             continue
+        if r.get("cli"):
+            print(f"{r['name']:<28}{r['seq']:>6}{'':>9}{'':>8}{'':>8}{'':>6}{'':>7}{'':>7}  whole run "
+                  f"{r['tokens_per_s']:.0f} tok/s, after its first step {r['after_first_step_tokens_per_s'] or 0:.0f} "
+                  f"(first step {r['first_step_s']} s)")
+            continue
         ratio = r["tokens_per_s"] / base[r["seq"]] if r["seq"] in base else float("nan")
         shape = (f"{r['micro_batch']}x{r['accumulation']} {'4bit' if r['four_bit'] else '16bit'}"
                  f"{' gc' if r['checkpointing'] else ''} {r.get('attention', 'sdpa')}"
                  f"{' liger' if r.get('liger') else ''}{' compiled' if r.get('compile') else ''}"
                  f"{' unsloth' if r.get('backend') == 'unsloth' else ''}"
                  f" dropout {r.get('lora_dropout', 0.05)}")
+        after = (f"; after the first step {r['after_first_step_tokens_per_s']:.0f}, graphs compiled since "
+                 f"{r.get('graphs_compiled_after_first_step')}" if "after_first_step_tokens_per_s" in r else "")
         print(f"{r['name']:<28}{r['seq']:>6}{r['tokens_per_s']:>9.0f}{ratio:>8.2f}{r['step_s']:>8.2f}"
-              f"{r['mfu']:>6.2f}{r['peak_allocated_gib']:>7.1f}{r['peak_reserved_gib']:>7.1f}  {shape}")
+              f"{r['mfu']:>6.2f}{r['peak_allocated_gib']:>7.1f}{r['peak_reserved_gib']:>7.1f}  {shape}{after}")
+        if r.get("steps_after_first"):
+            print(" " * 34 + "steps after the first (s, tokens): " +
+                  ", ".join(f"{t:.2f}/{n}" for t, n in r["steps_after_first"]))
 
 
 if __name__ == "__main__":

@@ -134,6 +134,16 @@ def sync() -> None:
         torch.cuda.synchronize()
 
 
+def compiled_graphs() -> int:
+    """Graphs the compiler has made in this process so far (one more after the first step = a recompile)."""
+    try:
+        from torch._dynamo.utils import counters
+
+        return int(counters["stats"]["unique_graphs"])
+    except Exception:
+        return -1
+
+
 def memory() -> dict:
     import torch
 
@@ -255,7 +265,7 @@ def project(args, name: str, profile: bool = False) -> dict:
 
         def on_step_end(self, a, state, control, **kw):
             sync()
-            self.marks.append((time.perf_counter(), int(self.trainer.tokens_trained.item())))
+            self.marks.append((time.perf_counter(), int(self.trainer.tokens_trained.item()), compiled_graphs()))
 
     clock = Clock()
     setup = training.setup_stage(cfg, "pretraining", extra_callbacks=[clock], progress=False)
@@ -265,11 +275,18 @@ def project(args, name: str, profile: bool = False) -> dict:
     if profile:
         trainer.add_callback(profiler(args.warmup + args.steps))
     trainer.train()
-    (t0, n0), (t1, n1) = clock.marks[args.warmup - 1], clock.marks[args.warmup + args.steps - 1]
+    (t0, n0, _), (t1, n1, _) = clock.marks[args.warmup - 1], clock.marks[args.warmup + args.steps - 1]
     steps = args.steps  # the profiled step, if any, comes after and is not timed
     plan, backend = setup.plan, setup.backend
     del setup, trainer
+    # bench/pipeline.py's figure, counted the same way (real tokens after the first optimiser step over the time
+    # after it, to the last step), and each step's seconds and tokens: where the two benchmarks differ, these say
+    # whether it is the window (warm-up longer than `--warmup` steps) or the process
+    (f0, m0, g0), last = clock.marks[0], clock.marks[args.warmup + args.steps - 1]
+    each = [(round(b[0] - a[0], 3), b[1] - a[1]) for a, b in zip(clock.marks, clock.marks[1:])]
     return {"tokens_per_s": round((n1 - n0) / (t1 - t0), 1), "step_s": round((t1 - t0) / steps, 3),
+            "after_first_step_tokens_per_s": round((last[1] - m0) / (last[0] - f0), 1),
+            "steps_after_first": each, "graphs_compiled_after_first_step": last[2] - g0,
             "micro_batch": plan.micro_batch, "accumulation": plan.gradient_accumulation,
             "four_bit": plan.load_in_4bit, "checkpointing": plan.gradient_checkpointing,
             "backend": backend, "attention": plan.attention, "liger": plan.liger,

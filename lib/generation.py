@@ -22,10 +22,28 @@ class GenerationSettings:
     min_new_tokens: int = 0
     repetition_penalty: float = 1.0
     seed: int = 0
-    batch_size: int = 8
+    batch_size: int = 0  # rows decoding together; 0: as many as the hardware profile and free memory allow
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+    def choice(self) -> decoding.Choice:
+        """How tokens are chosen: what answers that decode together must share."""
+        if not self.do_sample:
+            return decoding.Choice(False, 1.0, 1.0, self.min_new_tokens, self.repetition_penalty)
+        return decoding.Choice(True, self.temperature, self.top_p, self.min_new_tokens, self.repetition_penalty)
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """One answer to make: the prompt as the model reads it (chat-formatted, or raw text to continue), its
+    settings, the adapter that answers (with mixed adapters; None: the model as it is set) and the seed of
+    its own sampling stream."""
+    text: str
+    settings: GenerationSettings
+    chat: bool = True
+    adapter: str | None = None
+    seed: int = 0
 
 
 def chat_text(tokenizer, user: str | list[dict], system_prompt: str | None = None,
@@ -37,53 +55,99 @@ def chat_text(tokenizer, user: str | list[dict], system_prompt: str | None = Non
     return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True, **kwargs)
 
 
+def row_seed(*parts) -> int:
+    """A 32-bit seed from the things that identify an answer: a sampled answer depends on them alone."""
+    import hashlib
+
+    return int.from_bytes(hashlib.sha256("\x1f".join(map(str, parts)).encode()).digest()[:4], "little")
+
+
 def generate(model, tokenizer, prompts: list, settings: GenerationSettings | None = None, *,
              chat: bool = True, system_prompt: str | None = None, chat_date: str | None = None,
              progress: bool = False, fast: bool | None = None) -> list[str]:
     """Answers to `prompts`, in order: user turns (or message lists) when `chat`, raw text to continue otherwise.
 
-    On a GPU (unquantised model) decoding replays a CUDA graph over a static cache (`lib/decoding.py`);
-    elsewhere, or with `fast=False`, it is Hugging Face's `generate`. Both choose tokens the same way."""
-    import torch
-
+    All prompts decode together (`lib/decoding.py`: continuous batching; on a GPU, unquantised, the decoding
+    step replayed as a CUDA graph; `fast=False` runs it eagerly). Greedy answers are those of Hugging Face's
+    `generate`; a sampled one depends on `settings.seed` and its prompt (and its place among equal prompts)."""
     settings = settings or GenerationSettings()
-    fast = decoding.supported(model) if fast is None else fast
-    stops = stop_token_ids(tokenizer)
     texts = [chat_text(tokenizer, p, system_prompt, chat_date) if chat else p for p in prompts]
-    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))  # similar lengths share a batch
-    out: list[str] = [""] * len(texts)
-    was_training = model.training
-    model.eval()
-    side = tokenizer.padding_side
-    tokenizer.padding_side = "left"
-    batches = [order[i:i + settings.batch_size] for i in range(0, len(order), settings.batch_size)]
-    if progress:
+    seen: dict[str, int] = {}
+    jobs = []
+    for text in texts:
+        seen[text] = seen.get(text, -1) + 1
+        jobs.append(Prompt(text, settings, chat, seed=row_seed(settings.seed, text, seen[text])))
+    return answer(model, tokenizer, jobs, progress=progress, fast=fast)
+
+
+def answer(model, tokenizer, prompts: list[Prompt], *, adapters: list[str] | None = None, on_answers=None,
+           progress=False, fast: bool | None = None, on_timing=None) -> list[str]:
+    """Answers to `prompts`, in order. Prompts that choose tokens alike decode together, longest first.
+
+    `adapters`: the adapters a prompt may name, mixed in one batch (`lib.lora_mix`; the caller checks
+    `lora_mix.unsupported` first). `on_answers([(index, answer)])` is called as answers end (to store them);
+    `progress`: True for a bar of its own, or a tqdm bar to advance; `on_timing(seconds per step, rows)`
+    once per pool, when the decoding speed is known."""
+    from . import hardware
+
+    out: list[str] = [""] * len(prompts)
+    if not prompts:
+        return out
+    bar, own_bar = progress, False
+    if progress is True:
         from tqdm.auto import tqdm
 
-        batches = tqdm(batches, desc="generating", leave=False)
+        bar, own_bar = tqdm(total=len(prompts), desc="generating", unit="answer"), True
+    stops = stop_token_ids(tokenizer)
+    ids = token_ids(tokenizer, prompts)
+    index = {name: i + 1 for i, name in enumerate(adapters or [])}
+    pools: dict = {}
+    for i, p in enumerate(prompts):
+        pools.setdefault((p.settings.choice(), p.settings.batch_size), []).append(i)
+    mixer = None
+    if adapters:
+        from .lora_mix import Mixer
+
+        mixer = Mixer(model, adapters)
     try:
-        for batch in batches:
-            enc = tokenizer([texts[i] for i in batch], return_tensors="pt", padding=True,
-                            add_special_tokens=not chat).to(model.device)
-            if settings.do_sample:
-                torch.manual_seed(settings.seed)
-            if fast:
-                new = decoding.decode(model, enc["input_ids"], enc["attention_mask"], settings, stops,
-                                      tokenizer.pad_token_id)
+        for (choice, batch_size), members in pools.items():
+            jobs = [decoding.Job(ids[i], prompts[i].settings.max_new_tokens, prompts[i].seed,
+                                 index.get(prompts[i].adapter, 0)) for i in members]
+            width = max(len(j.ids) for j in jobs) + max(j.max_new_tokens for j in jobs)
+            slots = batch_size or hardware.generation_slots(model, width, len(jobs))
+
+            def finished(items, members=members):
+                done = [(members[j], tokenizer.decode(new, skip_special_tokens=True).strip()) for j, new in items]
+                for i, text in done:
+                    out[i] = text
+                if on_answers:
+                    on_answers(done)
+                if bar:
+                    bar.update(len(done))
+
+            graphs = decoding.supported(model) if fast is None else fast and decoding.supported(model)
+            if mixer is not None:
+                with mixer:
+                    decoding.decode(model, jobs, choice, stops, tokenizer.pad_token_id, slots, graphs, mixer,
+                                    finished, on_timing)
             else:
-                with torch.no_grad():
-                    ids = model.generate(
-                        **enc, max_new_tokens=settings.max_new_tokens, min_new_tokens=settings.min_new_tokens,
-                        do_sample=settings.do_sample, temperature=settings.temperature if settings.do_sample else None,
-                        top_p=settings.top_p if settings.do_sample else None, top_k=None,
-                        repetition_penalty=settings.repetition_penalty, eos_token_id=stops,
-                        pad_token_id=tokenizer.pad_token_id)
-                new = ids[:, enc["input_ids"].shape[1]:]
-            for i, row in zip(batch, new):
-                out[i] = tokenizer.decode(row, skip_special_tokens=True).strip()
+                decoding.decode(model, jobs, choice, stops, tokenizer.pad_token_id, slots, graphs, None, finished,
+                                on_timing)
     finally:
-        tokenizer.padding_side = side
-        model.train(was_training)
+        if own_bar:
+            bar.close()
+    return out
+
+
+def token_ids(tokenizer, prompts: list[Prompt]) -> list[list[int]]:
+    """Each prompt's ids: chat text carries its own BOS (from the template); raw text gets the tokenizer's."""
+    out: list[list[int]] = [[] for _ in prompts]
+    for chat in (True, False):
+        chosen = [i for i, p in enumerate(prompts) if p.chat == chat]
+        if chosen:
+            encoded = tokenizer([prompts[i].text for i in chosen], add_special_tokens=not chat)["input_ids"]
+            for i, row in zip(chosen, encoded):
+                out[i] = list(row)
     return out
 
 

@@ -23,19 +23,20 @@ class Profile:
     four_bit: bool | None = None   # None: as configured; False: 16-bit LoRA (memory allows, and it is faster)
     attention: str = "sdpa"
     compile: bool = False          # torch.compile the decoder layers (lib/speedups.py)
+    decode_slots: int = 64         # most answers decoding together (lib/decoding.py); free memory may allow fewer
 
 
 # Chosen from bench/train_matrix.py on an H200 (2026-11-24, Llama-3.2-3B shape; docs/performance.md).
 PROFILES = {
     "t4": Profile("t4", 4, True, "16 GB, no bf16: fp16, 4-bit, 4 sequences per step (~6 GiB at 2048)", "fp16", True,
-                  compile=True),
-    "l4": Profile("l4", 2, True, "24 GB, bf16, 16-bit LoRA", None, False, "flex_attention", True),
+                  compile=True, decode_slots=128),
+    "l4": Profile("l4", 2, True, "24 GB, bf16, 16-bit LoRA", None, False, "flex_attention", True, decode_slots=128),
     "a100": Profile("a100", 4, True, "40/80 GB, bf16, 16-bit LoRA, checkpointing (~20 GiB at 2048)", None, False,
-                    "flex_attention", True),
+                    "flex_attention", True, decode_slots=256),
     "h100": Profile("h100", 4, False, "H100/H200, 80-141 GB, bf16, 16-bit LoRA, no recomputation", None, False,
-                    "flex_attention", True),
+                    "flex_attention", True, decode_slots=256),
     "gpu": Profile("gpu", 1, True, "an unrecognised GPU: the cautious T4-like shape", None, True),
-    "cpu": Profile("cpu", 0, False, "no GPU: fp32, the configured batch (the tiny model, tests)"),
+    "cpu": Profile("cpu", 0, False, "no GPU: fp32, the configured batch (the tiny model, tests)", decode_slots=32),
 }
 
 
@@ -161,6 +162,29 @@ def plan(cfg, compilable: bool = True, examples_per_row: float = 1.0) -> Plan:
                 bool(four_bit), attention, liger, compiled, processes, round(examples_per_row, 2))
 
 
+def generation_slots(model, width: int, wanted: int) -> int:
+    """How many answers decode together (lib/decoding.py): the profile's most, or what the GPU's free memory
+    holds at `width` cache columns a row (their keys and values, plus fp32 scores over the vocabulary), with
+    room left for a prefill; never more than `wanted`.
+
+    Decoding reads the weights once per step whatever the batch, so answers per second grow with the rows
+    until the cache reads dominate; the profiles' numbers come from bench/probe_study.py's sweep."""
+    import torch
+
+    from .decoding import PREFILL_TOKENS, base_model, kv_bytes_per_token
+
+    net = base_model(model)
+    profile = PROFILES[detect()]
+    if not torch.cuda.is_available() or net.device.type != "cuda":
+        return max(1, min(wanted, profile.decode_slots))
+    dtype_bytes = 4 if net.dtype == torch.float32 else 2
+    per_row = kv_bytes_per_token(net.config, dtype_bytes) * width + 40 * net.config.vocab_size
+    prefill = PREFILL_TOKENS * (kv_bytes_per_token(net.config, dtype_bytes) + 6 * net.config.intermediate_size)
+    free, _ = torch.cuda.mem_get_info(net.device)
+    fits = int((0.8 * free - prefill) // per_row)
+    return max(1, min(wanted, profile.decode_slots, fits))
+
+
 def world_size() -> int:
     """Processes of a data-parallel launch (accelerate/torchrun set WORLD_SIZE); 1 otherwise."""
     import os
@@ -222,3 +246,55 @@ def describe_machine() -> dict:
         info["cuda"] = torch.version.cuda
         info["gpu_memory_gib"] = round(torch.cuda.get_device_properties(0).total_memory / 1024 ** 3, 1)
     return info
+
+
+# --- generation speed on another GPU, predicted from one measured -------------------------------------------
+
+# Vendor figures: memory bandwidth (GB/s) and dense fp16/bf16 tensor throughput (TFLOP/s).
+GPUS = {"T4": (320, 65), "L4": (300, 121), "A100-40GB": (1555, 312), "A100-80GB": (2039, 312),
+        "H100": (3350, 989), "H200": (4800, 989)}
+COMPUTE_SHARE = 0.5     # share of the tensor throughput a decoding step's skinny matrix products reach (assumed)
+HOST_4BIT = 1.3         # eager step's host time with bitsandbytes 4-bit layers against bf16 ones (assumed)
+HOST_COLAB = 1.5        # a Colab VM's CPU against the lent GPU machine's, per Python-bound step (assumed)
+
+
+@dataclass(frozen=True)
+class DecodeCost:
+    """One decoding step, fitted on the measuring GPU: `fixed` seconds that no faster memory shortens (kernel
+    launches, the graph's many small kernels), plus the bytes the step reads over the bandwidth at the share
+    of it reached (`efficiency`), plus the matrix products at COMPUTE_SHARE of the tensor throughput. `host` is
+    one eager step's Python time (graphs off): what a step costs at least where graphs cannot run (4-bit)."""
+    fixed: float
+    efficiency: float
+    host: float
+    gpu: str
+
+    def step(self, gpu: str, rows: int, width: float, weight_bytes: float, kv_bytes_token: float,
+             flops_token: float, eager: bool = False) -> float:
+        """Seconds of one step on `gpu` at `rows` rows of `width` cache columns (each row attends over all)."""
+        bandwidth, tflops = GPUS[gpu]
+        read = weight_bytes + rows * width * kv_bytes_token
+        device = self.fixed + read / (bandwidth * 1e9 * self.efficiency) + rows * flops_token / (
+            tflops * 1e12 * COMPUTE_SHARE)
+        return max(device, self.host * HOST_4BIT * HOST_COLAB) if eager else device
+
+
+def fit_decode_cost(points: list[tuple[int, float, float]], weight_bytes: float, kv_bytes_token: float,
+                    flops_token: float, host: float, gpu: str = "H200") -> DecodeCost:
+    """The fixed time and bandwidth share that explain measured steps [(rows, width, seconds)] (at least two
+    batch sizes): a least-squares line of seconds against bytes read, after the matrix products' share."""
+    import numpy as np
+
+    bandwidth, tflops = GPUS[gpu]
+    read = np.array([weight_bytes + r * w * kv_bytes_token for r, w, _ in points])
+    seconds = np.array([s - r * flops_token / (tflops * 1e12 * COMPUTE_SHARE) for r, _, s in points])
+    slope, fixed = np.polyfit(read, seconds, 1) if len(points) > 1 else (seconds[0] / read[0], 0.0)
+    efficiency = 1.0 / (max(slope, 1e-15) * bandwidth * 1e9)
+    return DecodeCost(max(0.0, float(fixed)), float(min(1.0, efficiency)), host, gpu)
+
+
+def predict_generation(cost: DecodeCost, gpu: str, new_tokens: int, rows: int, width: float, weight_bytes: float,
+                       kv_bytes_token: float, flops_token: float, eager: bool = False) -> float:
+    """Seconds to make `new_tokens` tokens in all, `rows` at a time (continuous batching keeps the rows full)."""
+    steps = new_tokens / max(1, rows)
+    return steps * cost.step(gpu, rows, width, weight_bytes, kv_bytes_token, flops_token, eager)

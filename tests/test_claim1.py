@@ -5,6 +5,7 @@ report says first without a control author. Fast: no model is trained here (the 
 
 import math
 import random
+import zlib
 import re
 from types import SimpleNamespace
 
@@ -103,7 +104,7 @@ class SetArms:
         for i, text in enumerate(texts):
             whose, level = self.owner[text]
             gain = self.gains.get(arm, {}).get(whose, 0.0)
-            out.append((i, level - gain + random.Random(hash((arm, text)) % 10**9).gauss(0, 0.004)))
+            out.append((i, level - gain + random.Random(zlib.crc32(f"{arm}|{text}".encode())).gauss(0, 0.004)))
         return out
 
 

@@ -9,12 +9,14 @@ measures with one value per probe and arm, tables a reader can judge, and one fi
 
 from __future__ import annotations
 
+import json
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import generation, storage
 from ..data import processed
+from . import answers as answers_mod
 from . import authorship as authorship_mod
 from . import generic as generic_mod
 from . import probes as probes_mod
@@ -80,10 +82,12 @@ class Study:
 
     def ask(self, arm: str, prompts: list, probe: str, ids: list | None = None,
             settings: generation.GenerationSettings | None = None, chat: bool = True) -> list[str]:
-        """Answers of one arm (plain settings unless others are given), cached by probe and arm."""
-        key = (probe, arm)
+        """Answers of one arm (plain settings unless others are given), kept for the session by everything they
+        depend on; the arms keep them on disk (`lib.study.answers`)."""
+        settings = settings or self.answer
+        key = (probe, arm, settings, chat, json.dumps([prompts, ids], sort_keys=True, default=str))
         if key not in self.cache:
-            self.cache[key] = self.arms.generate(arm, prompts, settings or self.answer, probe=probe, ids=ids, chat=chat)
+            self.cache[key] = self.arms.generate(arm, prompts, settings, probe=probe, ids=ids, chat=chat)
         return self.cache[key]
 
     def plain_answers(self, arm: str) -> list[str]:
@@ -124,7 +128,7 @@ def build(cfg, arms, folder: Path, probes: dict, train_rows: list[dict], val_row
     author's (train, validation) rows, prepared like hers."""
     held_out = by_document(val_rows, eos)
     author_train = [strip_eos(r["text"], eos) for r in train_rows]
-    batch = 32  # every arm answers whole probe sets: wide batches (the 3B model's cache for 32 answers fits a T4)
+    batch = 0  # as many answers decoding together as the hardware profile and free memory allow
     answer = generation.GenerationSettings(max_new_tokens=cfg.probe_max_new_tokens, seed=cfg.seed, batch_size=batch)
     study = Study(cfg, arms, folder, probes, author_train, held_out, generic, general,
                   Retriever.from_chunks(train_rows, eos),
@@ -139,6 +143,7 @@ def build(cfg, arms, folder: Path, probes: dict, train_rows: list[dict], val_row
                                                                            cfg.completion_probes)
     study.probes["completions"] = probes_mod.completion_probes(held_out, cfg.completion_probes)
     study.probes["digidan"] = probes_mod.digidan_sources(probes["author_answers"], held_out, cfg.digidan_items)
+    answers_mod.prepare(study)  # every answer the claims will ask for, made in one pass and stored as it ends
     fit_authorship(study)
     fit_verifier(study)
     return study
