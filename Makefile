@@ -6,11 +6,13 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 TORCH := torch==2.13.0
 RUN ?= demo-$(shell date +%Y%m%d-%H%M%S)
-# The demo: the tiny offline model, short sequences and a few steps, on CPU.
+# The demo: the tiny offline model, short sequences and a few steps, on CPU. Its DigiDan answers run at least 160
+# tokens so that they reach the cut length and the questionnaire is built (a tiny model's answers mean nothing).
 DEMO_ARGS ?= --model tiny --load_in_4bit false --max_seq_length 256 --max_steps 40 \
 	--per_device_train_batch_size 4 --gradient_accumulation_steps 1 --learning_rate 3e-3 \
 	--eval_steps 10 --save_steps 20 --logging_steps 2 --probe_max_new_tokens 64 --authorship_words 40 \
-	--bootstrap_samples 1000
+	--bootstrap_samples 1000 --digidan_min_new_tokens 160 \
+	--questionnaire_purpose "A demonstration: these answers come from a tiny model with random weights."
 
 .PHONY: setup demo test test-fast colab-check clean-demo
 

@@ -1,4 +1,5 @@
-"""Write the bootstrap cell and the Open-in-Colab badges (notebooks, README) from `lib/colab.py`.
+"""Write the bootstrap cell (a titled form cell: Colab folds its code) and the Open-in-Colab badges
+(notebooks, README) from `lib/colab.py` and `colab/bootstrap_cell.txt`.
 
 The cell runs before `lib` can be imported, so it carries its own copies of `REPO_URL`, `REPO_PIN` and the
 Drive folder; this keeps them equal to `lib/colab.py` (tests/test_colab.py fails when they differ). A fork:
@@ -47,7 +48,9 @@ def write_all() -> list[Path]:
     for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
         nb = json.loads(path.read_text())
         before = json.dumps(nb)
-        first_code_cell(nb)["source"] = source
+        cell = first_code_cell(nb)
+        cell["source"] = source
+        cell.setdefault("metadata", {})["cellView"] = "form"  # Colab shows the #@title form, the code folded
         intro = nb["cells"][0]["source"]
         if intro and intro[0].startswith("[![Open In Colab]"):
             intro[0] = badge_line(path.stem)

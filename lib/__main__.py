@@ -1,7 +1,7 @@
 """Command line over the same functions the notebooks call.
 
     python -m lib prepare --mode pretraining|instruction|both [--config config.yaml] [--KEY VALUE ...]
-    python -m lib train --stage pretraining|instruction [--resume PATH|auto] [--no-unsloth] [--KEY VALUE ...]
+    python -m lib train --stage pretraining|instruction [--control] [--resume PATH|auto] [--no-unsloth] [--KEY VALUE ...]
     python -m lib chat --model RUN_OR_ADAPTER [--interactive | --prompt TEXT | --test]
     python -m lib run [--notebooks 01_data,02_pretrain] [--KEY VALUE ...]     (papermill, all four by default)
     python -m lib score --key outputs/RUN/probe/questionnaire_key.json ANSWERS.json|.csv ...
@@ -101,6 +101,7 @@ def cmd_prepare(args) -> int:
 
         generate = generation.generator(cfg)
     prepare.run(cfg, mode=args.mode, generate=generate)
+    prepare.run_control(cfg, generate=generate)   # the control author's, by the same rules (after hers)
     return 0
 
 
@@ -111,11 +112,12 @@ def cmd_train(args) -> int:
     if args.no_unsloth:
         extra["use_unsloth"] = False
     cfg = config_mod.load_config(args.config, **extra)
-    result = stage.train_stage(cfg, args.stage)
-    if stage.is_main_process():
-        done = export.export_stage(cfg, result.folder)
-        print(f"saved: {', '.join(f'{k} -> {v}' for k, v in done.items())}")
-        print(f"resources: {result.resources}")
+    for control in [True] if args.control else stage.authors(cfg):  # hers, then the control author's
+        result = stage.train_stage(cfg, args.stage, control=control)
+        if stage.is_main_process():
+            done = export.export_stage(cfg, result.folder)
+            print(f"saved: {', '.join(f'{k} -> {v}' for k, v in done.items())}")
+            print(f"resources: {result.resources}")
     return 0
 
 
@@ -187,6 +189,8 @@ def build_parser() -> tuple[Parser, dict[str, Parser]]:
     p = verbs.add_parser("train", help="one training stage (also under accelerate launch)")
     p.add_argument("--stage", choices=["pretraining", "instruction"], required=True)
     p.add_argument("--no-unsloth", action="store_true", help="train with Hugging Face + PEFT even if unsloth is there")
+    p.add_argument("--control", action="store_true",
+                   help="the control author's stage only (hers finished: his is matched to its steps)")
     add_config_flags(p)
     p.set_defaults(func=cmd_train)
 

@@ -9,6 +9,7 @@ module level, so this runs before the heavy packages are installed.
 
 from __future__ import annotations
 
+import html
 import os
 import subprocess
 import sys
@@ -71,9 +72,11 @@ def hf_token() -> str | None:
         return secret("HF_TOKEN")
 
 
-def setup(root: str | Path) -> dict:
+def setup(root: str | Path, started: float | None = None) -> dict:
     """What the bootstrap cell calls once it has the project: on Colab the Hugging Face cache goes to Drive
-    and the packages Colab lacks are installed (once, onto Drive); everywhere the versions in use are shown.
+    and the packages Colab lacks are installed (once, onto Drive); on a GPU unsloth is imported before anything
+    imports transformers, trl or peft (its patches need that); library warnings go to a log file; everywhere
+    the versions in use are shown. Each step prints one line with the seconds since the cell started.
 
     Safe to re-run; nothing needs a restart (only missing packages are installed, nothing imported is
     replaced: where it would be, one line says to restart).
@@ -81,14 +84,116 @@ def setup(root: str | Path) -> dict:
     from . import install
 
     root = Path(root)
+    step = Clock(started)
     done: dict = {"root": str(root), "installed": []}
     if in_colab():
+        step(f"Project: {drive_name(root)} ({describe_checkout(root)}); outputs, data and the model cache stay there")
+        done.update(install.ensure(root, unsloth=wants_unsloth(root), say=step))
         # the model downloads once per account; only the hub's file cache moves (a token file stays in ~)
-        os.environ.setdefault("HF_HUB_CACHE", str(root / ".cache" / "huggingface" / "hub"))
-        print(f"Project: {root} ({describe_checkout(root)}); outputs, data and the model cache stay on Drive")
-        done.update(install.ensure(root, unsloth=wants_unsloth(root)))
+        cache = Path(os.environ.setdefault("HF_HUB_CACHE", str(root / ".cache" / "huggingface" / "hub")))
+        models = sorted(p.name.split("--", 1)[-1].replace("--", "/") for p in cache.glob("models--*"))
+        step(f"Model cache: {drive_name(cache)} on Drive, "
+             + (f"{len(models)} model(s) there ({', '.join(models[:3])})" if models else "empty: the first notebook "
+                "to load the model downloads it there once"))
+    log = library_log(root)
+    if wants_unsloth(root) and gpu():
+        done["unsloth"] = import_unsloth_first(step, log)
+    from . import logs
+
+    logs.to_log(log)
+    show_log_line(log)
     print(install.versions_line())
     return done
+
+
+class Clock:
+    """Prints a step's line with the seconds since the setup cell started (or since this clock was made)."""
+
+    def __init__(self, started: float | None = None):
+        import time
+
+        self.started = started or time.time()
+
+    def __call__(self, text: str) -> None:
+        import time
+
+        print(f"[{time.time() - self.started:5.0f} s] {text}", flush=True)
+
+
+def drive_name(path: Path) -> str:
+    """A path on Drive as the user sees it in Drive ("MyDrive/p4-notebooks"), never the runtime's mount."""
+    try:
+        return str(Path(path).relative_to(DRIVE_MOUNT))
+    except ValueError:
+        return Path(path).name
+
+
+def gpu() -> bool:
+    try:
+        import torch
+
+        return torch.cuda.is_available()
+    except Exception:  # no torch yet: nothing to import unsloth for
+        return False
+
+
+def import_unsloth_first(step, log: Path) -> str:
+    """Import unsloth before transformers, trl and peft are imported (it patches them on import and warns, with
+    its patches partly applied, when it comes later). Its banner goes to the log and one line says what
+    happened; a failure to import it is one line too (training then uses transformers + PEFT), never a
+    traceback."""
+    from . import logs
+
+    early = [name for name in ("transformers", "trl", "peft") if name in sys.modules]
+    if "unsloth" in sys.modules:
+        return "already imported"
+    if early:
+        step(f"unsloth: not imported, {', '.join(early)} came first in this session: Runtime > Restart session, "
+             "then run this cell first")
+        return "restart needed"
+    step("unsloth: importing before transformers, trl and peft ...")
+    try:
+        with logs.folded("import unsloth", log) as lines:
+            import unsloth  # noqa: F401  (patches transformers, trl and peft)
+    except Exception as exc:  # noqa: BLE001  (any failure falls back to transformers + PEFT, in one line)
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        step(f"unsloth: cannot be used here ({type(exc).__name__}: {reason[:160]}); training uses transformers + "
+             "PEFT instead")
+        return f"failed: {type(exc).__name__}"
+    import importlib.metadata
+
+    version = importlib.metadata.version("unsloth")
+    step(f"unsloth {version}: imported first, its patches applied ({len(lines)} lines of its banner in the log)")
+    return "imported"
+
+
+def library_log(root: Path) -> Path:
+    """Where library warnings go: beside the notebooks a batch runs (the runner names it), else in outputs/."""
+    if os.environ.get("P4_LIBRARY_LOG"):
+        return Path(os.environ["P4_LIBRARY_LOG"])
+    from . import storage
+
+    return storage.outputs_dir() / "library.log"
+
+
+def show_log_line(log: Path) -> None:
+    """One line naming the log, a link in a rendered page (the runner's log lies beside its HTML copies)."""
+    from . import display
+
+    shown = display.shown_path(log)
+    href = log.name if os.environ.get("P4_LIBRARY_LOG") else shown
+    text = f"Library warnings and notices go to {shown}, not into this notebook."
+    try:
+        from IPython import get_ipython
+        from IPython.display import display as show
+
+        if get_ipython() is not None:
+            show({"text/plain": text, "text/html": f"<p>Library warnings and notices go to <a href='{html.escape(href)}'>"
+                                                   f"{html.escape(shown)}</a>, not into this notebook.</p>"}, raw=True)
+            return
+    except ImportError:
+        pass
+    print(text)
 
 
 def wants_unsloth(root: Path) -> bool:

@@ -119,6 +119,7 @@ class Config:
     completion_probes: int = 50
     digidan_items: int = 50
     digidan_samples: int = 4
+    digidan_min_new_tokens: int = 0
     retrieval_top_k: int = 3
     bootstrap_samples: int = 2000
     judge: bool = False
@@ -126,6 +127,7 @@ class Config:
     questionnaire_responses: str | None = None
     study_base_only: bool = False
     author_name: str | None = None
+    questionnaire_purpose: str | None = None
     primary_contrasts: list[str] = field(default_factory=lambda: list(PRIMARY_CONTRASTS))
     # runs
     run_name: str = "main"
@@ -246,6 +248,7 @@ def check_ranges(cfg: Config, source: str) -> None:
         ("max_steps", cfg.max_steps == -1 or cfg.max_steps >= 1, "-1 (no limit) or at least 1"),
         ("logging_steps", cfg.logging_steps >= 1, "at least 1"),
         ("digidan_samples", cfg.digidan_samples >= 1, "at least 1"),
+        ("digidan_min_new_tokens", 0 <= cfg.digidan_min_new_tokens <= 4096, "between 0 and 4096"),
         ("retrieval_top_k", cfg.retrieval_top_k >= 1, "at least 1"),
         ("bootstrap_samples", cfg.bootstrap_samples >= 100, "at least 100"),
         ("probe_max_new_tokens", cfg.probe_max_new_tokens >= 8, "at least 8"),

@@ -107,8 +107,9 @@ def use(folder: Path) -> None:
     importlib.invalidate_caches()
 
 
-def ensure(root: Path, unsloth: bool = True) -> dict:
-    """Install what is missing into the Drive folder, or find it there; returns what happened."""
+def ensure(root: Path, unsloth: bool = True, say=print) -> dict:
+    """Install what is missing into the Drive folder, or find it there; returns what happened. `say` prints a
+    step's line (the setup cell's adds the time since it started)."""
     import torch
 
     gpu = torch.cuda.is_available()
@@ -116,7 +117,9 @@ def ensure(root: Path, unsloth: bool = True) -> dict:
     folder = packages_dir(root, unsloth)
     if (folder / ".complete").exists():
         use(folder)
-    wanted = unmet(requirements(root / "requirements.txt"))
+    listed = requirements(root / "requirements.txt")
+    say(f"Packages: checking {len(listed) + (1 if unsloth else 0)} requirements against this runtime ...")
+    wanted = unmet(listed)
     bad = [line for line in wanted if requirement_name(line) in NEVER]
     if bad:
         raise InstallError(f"this runtime's torch {torch.__version__} does not satisfy {', '.join(bad)}; the project "
@@ -124,9 +127,11 @@ def ensure(root: Path, unsloth: bool = True) -> dict:
     missing_unsloth = unsloth and unmet(["unsloth"])
     if not wanted and not missing_unsloth:
         found = (folder / ".complete").read_text().split() if (folder / ".complete").exists() else []
-        print(f"Packages: all present{f' ({len(found)} from {folder})' if found else ''}")
+        say(f"Packages: all present{f' ({len(found)} installed earlier, on Drive)' if found else ''}")
         return {"installed": [], "packages_dir": str(folder)}
     started = time.time()
+    say(f"Packages: {len(wanted) + bool(missing_unsloth)} missing or too old here; resolving and installing them onto "
+        "Drive (once per Colab image: a few minutes) ...")
     plan = resolve(wanted + (UNSLOTH_DEPS if missing_unsloth else []))
     if missing_unsloth:
         plan += UNSLOTH_NO_DEPS
@@ -143,8 +148,8 @@ def ensure(root: Path, unsloth: bool = True) -> dict:
     with open(folder.parent / LOG, "a") as log:
         log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} installed into {folder.name}: {' '.join(plan)}\n")
     use(folder)
-    print(f"Installed {len(plan)} packages Colab lacks into {folder} in {time.time() - started:.0f} s "
-          "(kept there for the next notebooks)")
+    say(f"Packages: installed {len(plan)} that Colab lacks in {time.time() - started:.0f} s (kept on Drive for the "
+        "next notebooks)")
     restart_note(plan)
     return {"installed": plan, "packages_dir": str(folder)}
 
@@ -202,4 +207,5 @@ def versions() -> dict[str, str]:
 
 
 def versions_line() -> str:
-    return "Versions: " + " · ".join(f"{k} {v}" for k, v in versions().items())
+    """One line; a name and its version never part (a no-break space joins them), the line wraps between pairs."""
+    return "Versions: " + " · ".join(f"{k}\u00a0{v}" for k, v in versions().items())

@@ -184,8 +184,8 @@ def choose_backend(cfg) -> str:
             import unsloth  # noqa: F401  (patches transformers; must come before models load)
 
             return "unsloth"
-        except (ImportError, NotImplementedError) as exc:
-            reason = f"{type(exc).__name__}: {first_line(str(exc))}"
+        except Exception as exc:  # noqa: BLE001  (ImportError, NotImplementedError without a GPU, a failed patch:
+            reason = f"{type(exc).__name__}: {first_line(str(exc))}"  # each falls back in one line)
     if cfg.use_unsloth is True:
         raise BackendError(f"use_unsloth is true but unsloth cannot be used here ({reason}); install unsloth on a "
                            "GPU machine, or set use_unsloth: auto (falls back) or false")

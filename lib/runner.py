@@ -62,8 +62,12 @@ def run_notebooks(parameters: dict, names: list[str] | None = None, out_dir: Pat
     with storage.explained(out_dir):
         out_dir.mkdir(parents=True, exist_ok=True)
     # one batch per run at a time: a second would interleave its notebooks with this one's
-    with locks.acquire(out_dir / ".lock", f"the notebooks of run '{run_name}'"), storage.scoped_environ(KERNEL_ENV):
+    log = out_dir / LIBRARY_LOG  # the kernels' library warnings and notices (lib.colab.setup routes them there)
+    environ = {**KERNEL_ENV, "P4_LIBRARY_LOG": str(log)}
+    with locks.acquire(out_dir / ".lock", f"the notebooks of run '{run_name}'"), storage.scoped_environ(environ):
         for name in names:
+            with open(log, "a", encoding="utf-8") as handle:
+                handle.write(f"=== {name} {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
             execute(name, {k: v for k, v in parameters.items() if k in declared[name]}, out_dir, log_output)
     return out_dir
 
@@ -109,14 +113,26 @@ def export_html(notebook: Path) -> Path | None:
 
 
 SETUP_TAG = "p4-setup"
+LIBRARY_LOG = "library.log"
 BADGE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\(([^)]*)\)")
 WIDGET = "application/vnd.jupyter.widget-view+json"
 WIDGET_NOTE = ("<p style='color:#555'><i>An interactive chat box stands here in Colab or Jupyter; a rendered copy "
                "cannot run the model. Open the notebook to talk to it.</i></p>")
+# Wide tables and long output lines scroll inside their own box; words and numbers are never split (cells wrap at
+# spaces only); images shrink to the page; on a phone the prompt column gives its width to the content.
 SHARING_CSS = """<style>
 .jp-OutputArea-output table, .jp-RenderedHTMLCommon table { display: block; max-width: 100%; overflow-x: auto; }
-.jp-RenderedHTMLCommon td, .jp-RenderedHTMLCommon th { overflow-wrap: anywhere; }
-.jp-OutputArea-output pre { white-space: pre-wrap; overflow-wrap: anywhere; }
+.jp-RenderedHTMLCommon td, .jp-RenderedHTMLCommon th { overflow-wrap: normal !important; word-break: normal !important; }
+.jp-OutputArea-output pre { white-space: pre-wrap; overflow-wrap: normal !important; word-break: normal !important;
+  overflow-x: auto; max-width: 100%; }
+.jp-RenderedHTMLCommon pre, .jp-InputArea pre { overflow-x: auto; max-width: 100%; }
+.jp-OutputArea-output img, .jp-RenderedHTMLCommon img { max-width: 100%; height: auto; }
+.jp-Cell, .jp-OutputArea-output, .jp-RenderedHTMLCommon { min-width: 0; max-width: 100%; }
+@media (max-width: 600px) {
+  .jp-InputPrompt, .jp-OutputPrompt { display: none; }
+  .jp-Notebook { padding: 4px; }
+  .jp-Cell { padding: 2px 0; }
+}
 </style>"""
 
 
@@ -130,7 +146,11 @@ def for_sharing(nb):
     for cell in nb.cells:
         if cell.cell_type == "markdown":  # the badge image lives on colab.research.google.com: a text link
             cell.source = BADGE.sub(r"[Open in Colab](\1)", cell.source)
-        for output in cell.get("outputs", []):
+        chat = "chat_box(" in cell.get("source", "")  # the chat box says what it is; a progress bar means nothing now
+        outputs = [o for o in cell.get("outputs", []) if chat or WIDGET not in o.get("data", {})]
+        if "outputs" in cell:
+            cell.outputs = outputs
+        for output in outputs:
             if WIDGET in output.get("data", {}):
                 output["data"] = {"text/html": WIDGET_NOTE, "text/plain": "(chat box)"}
     nb.metadata.pop("widgets", None)

@@ -59,3 +59,23 @@ def usable(cfg, key: str) -> bool:
         warnings.warn(message(cfg, key, action="are not used"), UserWarning, stacklevel=2)
         return False
     return True
+
+
+# The sample's control author: written for the project in the sample author's register, so a control for her and
+# for no one else.
+CONTROL = {"control_corpus": "data/sample/control/complete_corpus.txt",
+           "control_qa_file": "data/sample/control/qa_pairs.jsonl"}
+
+
+def control_corpus(cfg) -> str | None:
+    """The control corpus to prepare beside the author's: `control_corpus`, except the sample's control left at
+    its default beside your own corpus (it is in the sample author's register, not necessarily yours): then
+    none, with a warning that says what to do."""
+    value = cfg.control_corpus
+    if not value or not own_corpus(cfg) or "control_corpus" in cfg.given or not same(value, CONTROL["control_corpus"]):
+        return value or None
+    warnings.warn(f"control_corpus: {value} is the sample's control author, written in the sample author's register, "
+                  f"but corpus is yours ({cfg.corpus}); it is not used. Set control_corpus to another person's writing "
+                  "in your author's register (docs/corpus.md: the control author), or name the sample's explicitly",
+                  UserWarning, stacklevel=2)
+    return None

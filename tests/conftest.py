@@ -97,3 +97,40 @@ def own_data(tmp_path_factory) -> OwnData:
     cfg = make_cfg(root, corpus=str(corpus), seed=7, qa_file="null")
     manifest = prepare.run(cfg, verbose=False)
     return OwnData(corpus, root / "processed", manifest)
+
+
+# --- the four notebooks, run once like `make demo` (short) ---------------------------------------------------
+
+SECRET = "hf_TESTSECRETdoNotLeak0123456789"
+WANDB_SECRET = "wandbTESTSECRETdoNotLeak0123456789abcdef"  # 40 characters, like a real W&B key
+# A short demo: few steps at a high rate (the tiny model then writes sentences, of a sort), DigiDan answers long
+# enough to reach the cut, so that every page a person reads is built: report, questionnaire, four HTML copies.
+FOUR_NOTEBOOKS = dict(model="tiny", load_in_4bit=False, max_seq_length=128, max_steps=6, eval_steps=3, save_steps=3,
+                      logging_steps=1, per_device_train_batch_size=2, gradient_accumulation_steps=1,
+                      learning_rate=1e-2, run_name="full", probe_max_new_tokens=32, authorship_words=20,
+                      bootstrap_samples=200, digidan_samples=2, digidan_min_new_tokens=160, report_to="wandb",
+                      questionnaire_purpose="A test of the pages: <these> answers mean nothing & say so.")
+
+
+@dataclass
+class NotebookRun:
+    root: Path        # the temporary folder: outputs/ and processed/
+    notebooks: Path   # outputs/full/notebooks: the executed notebooks and their HTML copies
+    run: Path         # outputs/full
+
+
+@pytest.fixture(scope="session")
+def four_notebooks(tmp_path_factory) -> NotebookRun:
+    """The four notebooks run in order by the runner, like `make demo` with fewer steps, with a token and a W&B
+    key in the environment (that must leak nowhere); shared by the tests that read what the run wrote."""
+    from lib import runner
+
+    root = tmp_path_factory.mktemp("four-notebooks")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("P4_OUTPUTS", str(root / "outputs"))
+        patch.setenv("HF_TOKEN", SECRET)
+        patch.setenv("WANDB_API_KEY", WANDB_SECRET)
+        patch.setenv("WANDB_MODE", "offline")  # no network here: W&B writes into the stage folders
+        out = runner.run_notebooks({**FOUR_NOTEBOOKS, "processed_dir": str(root / "processed")})
+    return NotebookRun(root, out, root / "outputs" / FOUR_NOTEBOOKS["run_name"])
+

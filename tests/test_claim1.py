@@ -265,7 +265,7 @@ def match_study(tmp_path, control: list[str], others: dict[str, list[str]], his_
 
     for arm, tokens in (("pretraining", 10_000), ("control_pretraining", his_tokens)):
         storage.write_json(tmp_path / arm / "manifest.json", {"steps": 12, "resources": {"tokens": tokens},
-                                                              **({"matched_to": "pretraining"} if "control" in arm
+                                                              **({"matched_to": {"arm": "pretraining", "steps": 12, "tokens": 10_000}} if "control" in arm
                                                                  else {})})
     docs = sample_documents()
     return SimpleNamespace(cfg=config.load_config(ROOT / "config.yaml", processed_dir=str(tmp_path / "none")),
@@ -280,7 +280,8 @@ def test_the_match_reports_tokens_documents_and_register_and_warns_when_far(tmp_
     thirds = [" ".join(general[i::3]) for i in range(3)]
     near = match_study(tmp_path, docs[6:9], {f"general {i}": [t] for i, t in enumerate(thirds)}, 10_300)
     found = match.report(near)
-    assert found["stages"][0]["tokens, his / hers"] == "1.030" and found["stages"][0]["matched to (his manifest)"]
+    assert found["stages"][0]["tokens, his / hers"] == "1.030"
+    assert found["stages"][0]["matched to (his manifest)"] == "matched to pretraining: 12 optimiser steps (10,000 tokens)"
     assert found["register"]["share_nearer"] == 0.0 and not found["warnings"], found["warnings"]
     assert [c["held-out documents"] for c in found["corpora"]] == [2, 1]
     far = match.report(match_study(tmp_path, thirds, {f"her {i}": [d] for i, d in enumerate(docs[6:12])}, 11_000))
@@ -340,10 +341,8 @@ def test_the_known_truth_decision_fails_the_interaction_on_a_placebo_and_passes_
 @pytest.mark.slow
 def test_claim_1_with_a_control_author_on_the_tiny_model(tmp_path, monkeypatch):
     """Her stage 1 and a stand-in control author's (the sample's essays with their sentences in reverse order,
-    prepared into processed/control and trained alike) as arms of one run: claim 1's primary computed with Holm
+    prepared into processed/control and trained alike, matched to her steps) as arms of one run: claim 1's primary computed with Holm
     over the declared family, the 2 x 2 and the index in the report, the match read from the manifests."""
-    import shutil
-
     from lib import storage
     from lib.data import prepare
     from lib.study import study as study_mod
@@ -365,14 +364,11 @@ def test_claim_1_with_a_control_author_on_the_tiny_model(tmp_path, monkeypatch):
                              per_device_train_batch_size=4, gradient_accumulation_steps=1, learning_rate=2e-2,
                              val_fraction=0.4, probe_max_new_tokens=32, authorship_words=20, bootstrap_samples=300,
                              probe_dir=str(few))
-    his = cfg.replace(corpus=str(tmp_path / "control.txt"), qa_file=None,
-                      processed_dir=str(tmp_path / "processed" / "control"), run_name="control-alone")
+    cfg = cfg.replace(control_corpus=str(tmp_path / "control.txt"), control_qa_file=None)
     prepare.run(cfg, mode="pretraining", verbose=False)
-    prepare.run(his, mode="pretraining", verbose=False)
+    prepare.run_control(cfg, verbose=False)                  # into processed/control, by the same rules
     stage.train_stage(cfg, "pretraining", progress=False)   # stage 1 only: stage 2 adds time, not paths
-    stage.train_stage(his, "pretraining", progress=False)
-    shutil.move(tmp_path / "outputs" / "control-alone" / "pretraining",   # where a run keeps the control's stages
-                tmp_path / "outputs" / "with-control" / "control_pretraining")
+    assert stage.train_control(cfg, "pretraining", progress=False).folder.name == "control_pretraining"
     study = study_mod.open_study(cfg)
     assert study.has_control and len(study.author_held_out) == len(study.control_held_out) == 5
     assert study.model_arms == ["base", "pretraining", "control_pretraining"]

@@ -184,6 +184,6 @@ def test_a_non_utf8_file_name_and_a_lone_surrogate_are_one_line_each(capsys, tmp
     qa.write_text('{"question": "Why?", "answer": "Because.", "document": "a.txt"}\n'
                   '{"question": "And \\udc00?", "answer": "Because.", "document": "b.txt"}\n')
     code, _, err = run_cli(capsys, "prepare", "--model", "tiny", "--corpus", str(root), "--qa_file", str(qa),
-                           "--processed_dir", str(tmp_path / "p"))
+                           "--processed_dir", str(tmp_path / "p"), "--min_held_out_documents", "1")
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert err.startswith(f"error: {qa}: line 2: the 'question' holds a lone surrogate (\\udc00")

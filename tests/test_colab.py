@@ -25,6 +25,9 @@ def test_bootstrap_cell_and_badge_carry_lib_colab_values(path):
     assert f'REPO_URL = "{colab.REPO_URL}"' in code and f'REPO_PIN = "{colab.REPO_PIN}"' in code
     assert f'DRIVE_PROJECT = Path("{colab.DRIVE_WORKSPACE}")' in code
     assert nb["cells"][0]["source"][0] == colab.badge(path.stem) + "\n", "the Open-in-Colab badge opens this notebook"
+    cell = pin.first_code_cell(nb)
+    assert code.startswith("#@title Setup") and 'display-mode: "form"' in code.splitlines()[0]
+    assert cell["metadata"].get("cellView") == "form", "Colab shows the setup as a titled form, its code folded"
     assert f"/blob/{colab.REPO_PIN}/notebooks/{path.stem}.ipynb" in colab.colab_url(path.stem)
 
 
@@ -104,7 +107,7 @@ def test_a_later_runtime_finds_the_packages_on_drive_and_runs_no_pip(tmp_path, m
     monkeypatch.setattr(install, "pip", lambda *a: pytest.fail(f"pip ran: {a}"))
     done = install.ensure(root, unsloth=False)
     assert done["installed"] == [] and str(folder) in sys.path
-    assert "Packages: all present (1 from" in capsys.readouterr().out
+    assert "Packages: all present (1 installed earlier, on Drive)" in capsys.readouterr().out
 
 
 def test_a_missing_package_is_resolved_with_the_runtime_held_then_installed_without_deps(tmp_path, monkeypatch):
@@ -131,7 +134,7 @@ def test_a_missing_package_is_resolved_with_the_runtime_held_then_installed_with
 
 def test_versions_line_names_the_stack():
     line = install.versions_line()
-    assert line.startswith("Versions: python ") and " torch " in line and " transformers " in line
+    assert line.startswith("Versions: python\u00a0") and " torch\u00a0" in line and " transformers\u00a0" in line
     assert "\n" not in line
 
 

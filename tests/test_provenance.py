@@ -91,7 +91,7 @@ def test_stage2_refuses_data_prepared_again_with_another_seed(tiny_run, own_data
     trained = processed.data_hash(processed.read_manifest_at(tiny_run.root / "processed"))
     assert message.startswith(f"{run / 'pretraining' / 'manifest.json'}: stage 1 was trained on data {trained[:12]}, "
                               f"but {own_data.processed} now holds {processed.data_hash(own_data.manifest)[:12]}")
-    assert f"held-out document {held_out_trained_on(tiny_run, own_data)[0]}" in message
+    assert "held-out document" in message and held_out_trained_on(tiny_run, own_data)[0] in message
     assert f"python -m lib prepare --corpus {SAMPLE_CORPUS}" in message and "--seed 42" in message
     assert message.endswith("or start a new run_name") and "\n" not in message
     assert not (run / "instruction").exists(), "nothing was written"
@@ -108,7 +108,7 @@ def test_the_study_refuses_held_out_documents_that_were_trained_on(tiny_run, own
     assert message.startswith(f"{outputs / 'tiny-run' / 'pretraining' / 'manifest.json'}: stage 1 was trained on data "
                               f"{data['hash'][:12]}")
     assert processed.data_hash(own_data.manifest)[:12] in message and "\n" not in message
-    assert f"held-out document {held_out_trained_on(tiny_run, own_data)[0]}" in message
+    assert "held-out document" in message and held_out_trained_on(tiny_run, own_data)[0] in message
 
 
 def test_a_study_of_a_run_with_no_finished_stage_is_one_line(tiny_run, outputs):

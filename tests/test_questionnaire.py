@@ -4,6 +4,7 @@ unanswered, and reads people's hit rate over respondents and items against chanc
 
 import html
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -216,7 +217,7 @@ DRIVE = """<script>
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on this machine")
+@pytest.mark.skipif(CHROMIUM is None and not os.environ.get("P4_REQUIRE_BROWSER"), reason="no Chromium on this machine")
 def test_the_page_in_a_phone_sized_browser(tmp_path):
     long_items = [dict(item, real=item["real"] + " A longer answer that wraps" * 12) for item in ITEMS]
     page, key = questionnaire.build(long_items, seed=3, run_id="main-phone")

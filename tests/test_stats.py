@@ -280,6 +280,27 @@ def test_tied_values_keep_a_bounded_interval():
     assert stats.bootstrap_mean([1, 1, 0, 1]) == stats.proportion([1, 1, 0, 1]), "0/1 values get Wilson"
 
 
+def test_mostly_zero_rates_and_a_constant_arm_never_give_an_exploding_interval():
+    """Rates that are mostly 0 (hedges of a tiny model) once gave [-6.65e+07, -0.05]: resamples of only zeros
+    kept a rounding residue of spread. Every such sample now has a finite interval, and a contrast against an
+    arm that gave the same value on every probe says so instead of printing one."""
+    rng = np.random.default_rng(1)
+    for _ in range(200):
+        rates = np.zeros(36)
+        rates[rng.choice(36, rng.integers(2, 8), replace=False)] = rng.uniform(0.1, 3, 1)[0] * rng.uniform(0.5, 1.5)
+        rates[rng.choice(36, 2, replace=False)] += rng.uniform(0.1, 3, 2)
+        e = stats.mean(rates, resamples=1000, seed=42)
+        assert e.low > -1 and e.high < 10, (e, rates)
+        c = stats.paired({"a": list(rates), "b": list(rates[::-1] * 0.5)}, [("a", "b")], binary=False,
+                         resamples=1000, seed=42)[("a", "b")]
+        assert -10 < c.low <= c.mean <= c.high < 10, (c, rates)
+    constant = stats.paired({"tuned": [0.0] * 36, "base": list(rates)}, [("tuned", "base")], binary=False)
+    found = constant[("tuned", "base")]
+    assert np.isnan(found.low) and np.isnan(found.high) and found.p_value is None
+    assert found.mean == pytest.approx(-rates.mean()) and "no variation in tuned: all 36 values equal 0" in found.method
+    assert "no interval" in str(found) and "nan" not in str(found)
+
+
 def test_few_units_say_so():
     one = stats.mean([4.0])
     assert np.isnan(one.low) and "one value" in one.method

@@ -157,11 +157,13 @@ def test_packed_chunks_do_not_attend_to_each_other(cfg, attention):
     setup = training.setup_stage(cfg.replace(max_steps=1, per_device_train_batch_size=4,
                                              attn_implementation=attention), "pretraining", progress=False)
     assert setup.trainer.model.config._attn_implementation == attention
-    batch = next(iter(setup.trainer.get_train_dataloader()))
+    pad = setup.tokenizer.pad_token_id   # of the batches, the one packing most chunks (blocks that are not padding)
+    batch = max(setup.trainer.get_train_dataloader(),
+                key=lambda b: int(((b["position_ids"] == 0) & (b["input_ids"] != pad)).sum()))
     assert "attention_mask" not in batch and batch["input_ids"].shape[0] == 4, "one packed row per example"
     assert batch["input_ids"].shape[1] <= cfg.max_seq_length
     model = setup.trainer.model.eval()
-    eos, pad = setup.tokenizer.eos_token_id, setup.tokenizer.pad_token_id
+    eos = setup.tokenizer.eos_token_id
     with torch.no_grad():
         packed = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"]).logits
     chunks = 0

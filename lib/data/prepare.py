@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import random
 import shutil
+import warnings
 from collections import defaultdict
 from pathlib import Path
 
-from .. import install, locks, sample, storage
-from . import chunking, cleaning, corpus, pairs
+from .. import display, install, locks, sample, storage
+from . import chunking, cleaning, corpus, pairs, processed
 from .corpus import Document
 from .processed import DOCUMENTS, FILES, MANIFEST
 
@@ -26,8 +27,11 @@ class SplitError(ValueError):
 
 
 def split_documents(docs: list[Document], val_fraction: float, seed: int,
-                    val_documents: list[str] | None = None, advice: str | None = None) -> dict[str, str]:
-    """Document name -> "train" or "validation"; seeded, spread over categories, at least one each."""
+                    val_documents: list[str] | None = None, advice: str | None = None,
+                    min_held_out: int = 1) -> dict[str, str]:
+    """Document name -> "train" or "validation"; seeded, spread over categories, at least one each. At least
+    `min_held_out` documents are held out (the study's intervals rest on them) where that leaves at least as
+    many for training; a smaller corpus holds out half, with a warning."""
     names = [d.name for d in docs]
     if len(names) < 2:
         raise SplitError(f"only {len(names)} document: the split needs at least 2 ("
@@ -40,7 +44,7 @@ def split_documents(docs: list[Document], val_fraction: float, seed: int,
             raise SplitError("val_documents holds out every document; keep at least one for training")
         held = set(val_documents)
     else:
-        n_val = min(len(names) - 1, max(1, round(val_fraction * len(names))))
+        n_val = held_out_count(len(names), val_fraction, min_held_out)
         order = sorted(names)
         random.Random(seed).shuffle(order)
         by_category: dict[str, list[str]] = defaultdict(list)
@@ -53,6 +57,17 @@ def split_documents(docs: list[Document], val_fraction: float, seed: int,
                 if by_category[cat] and len(held) < n_val:
                     held.add(by_category[cat].pop(0))
     return {name: VAL if name in held else TRAIN for name in names}
+
+
+def held_out_count(documents: int, val_fraction: float, floor: int = 1) -> int:
+    """How many documents to hold out: `val_fraction` of them, but at least `floor` while as many are left to
+    train on (a corpus too small for the floor holds out half and is warned about)."""
+    count = max(min(documents - 1, max(1, round(val_fraction * documents))), min(floor, documents // 2))
+    if count < floor:
+        warnings.warn(f"{documents} documents: {count} held out, fewer than min_held_out_documents ({floor}); the "
+                      "study's claim-1 intervals need that many per author, so its headline may not be computed. "
+                      "Add documents, or split long ones (split_pattern)", UserWarning, stacklevel=3)
+    return count
 
 
 def document_table(docs: list[Document], reports: list[dict], chunks: list[dict],
@@ -196,7 +211,8 @@ def run(cfg, mode: str = "both", tokenizer=None, generate=None, verbose: bool = 
         docs, reports = cleaning.clean_corpus(loaded, cfg.unwrap_lines)
         if verbose:
             print_cleaning(docs, reports)
-        split = split_documents(docs, cfg.val_fraction, cfg.seed, cfg.val_documents, one_document_advice(cfg, docs))
+        split = split_documents(docs, cfg.val_fraction, cfg.seed, cfg.val_documents, one_document_advice(cfg, docs),
+                                cfg.min_held_out_documents)
         mode = widened_mode(cfg, mode, out_dir, split, generate)
         chunks = chunking.chunk_corpus(docs, tokenizer, cfg.effective_chunk_tokens, cfg.chunk_overlap)
         built, dropped = build_pairs(cfg, docs, tokenizer, generate) if mode != "pretraining" else (None, [])
@@ -205,6 +221,20 @@ def run(cfg, mode: str = "both", tokenizer=None, generate=None, verbose: bool = 
     if verbose:
         print_counts(manifest)
     return manifest
+
+
+def run_control(cfg, tokenizer=None, generate=None, verbose: bool = True) -> dict | None:
+    """The control author's data, prepared exactly like the author's into `processed_dir/control` (after hers:
+    preparing hers replaces the processed folder, his inside it). None, and nothing written, without a control
+    corpus (`control_corpus: null`, or the sample's control beside your own corpus)."""
+    chosen = sample.control_corpus(cfg)
+    if chosen is None:
+        if verbose:
+            print("no control author (control_corpus is not set): the study will say which claims it cannot make")
+        return None
+    if verbose:
+        print(f"the control author: {chosen}")
+    return run(processed.control_config(cfg, chosen), "both", tokenizer, generate, verbose)
 
 
 def save(cfg, docs: corpus.Corpus, chunks: list[dict] | None, split: dict[str, str], documents: list[dict],
@@ -235,7 +265,7 @@ def widened_mode(cfg, mode: str, out_dir: Path, split: dict[str, str], generate)
     if other == "instruction" and cfg.backtranslate and generate is None:
         raise SplitError(f"{out_dir}: the instruction files there cannot be kept ({problem}) and rebuilding them "
                          "needs the base model for backtranslation; run prepare --mode both")
-    print(f"the {other} files in {out_dir} are rebuilt too: {problem}")
+    print(f"the {other} files in {display.shown_path(out_dir)} are rebuilt too: {problem}")
     return "both"
 
 

@@ -105,7 +105,7 @@ def side_of(docs: list[corpus.Document], cfg) -> dict[str, str] | str:
 
     try:
         return prepare.split_documents(docs, cfg.val_fraction, cfg.seed, cfg.val_documents,
-                                       prepare.one_document_advice(cfg, docs))
+                                       prepare.one_document_advice(cfg, docs), cfg.min_held_out_documents)
     except prepare.SplitError as exc:
         return str(exc)
 

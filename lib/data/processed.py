@@ -50,6 +50,14 @@ def has_control(cfg) -> bool:
     return (folder(cfg, CONTROL) / MANIFEST).exists()
 
 
+def control_config(cfg, corpus: str | None = None):
+    """The settings the control author's data is prepared with: the author's own (same chunking, split rule,
+    pairs recipe, seed), on the control's corpus and question-answer file, written to `processed_dir/control`.
+    `val_documents` name her documents, so his held-out documents are drawn by the same rule."""
+    return cfg.replace(corpus=corpus or cfg.control_corpus, qa_file=cfg.control_qa_file, val_documents=[],
+                       processed_dir=str(folder(cfg, CONTROL)))
+
+
 def read_manifest(cfg, author: str = AUTHOR) -> dict:
     return read_manifest_at(folder(cfg, author))
 

@@ -13,6 +13,8 @@ questionnaire and the tables are the material for it, not these numbers.
 
 from __future__ import annotations
 
+import math
+
 from .. import display
 from . import authority
 from .arms import LABELS
@@ -41,6 +43,8 @@ def style_measures(study: Study, answers: dict[str, list[str]]) -> list[Measure]
         length.values[arm] = [float(len(t.split())) for t in texts]
         ease.values[arm] = [authority.flesch_reading_ease(t) for t in texts]
     hedges.reference = boosters.reference = {"her own rate": 1.0}
+    for measure, scale in ((hedges, "times her own rate"), (boosters, "times her own rate"), (length, "words")):
+        measure.bounds, measure.scale = (0.0, math.inf), scale  # never below 0: no interval reaches there
     return [hedges, boosters, length, ease]
 
 

@@ -34,6 +34,7 @@ def loss_measure(study: Study, name: str, units: dict[str, list[str]], direction
         texts += parts
         owners += [unit] * len(parts)
     measure = Measure(CLAIM, name, "256-token window, resampled by document", MEAN, direction, cannot_show)
+    measure.scale = "nats per token"
     for arm in study.model_arms:
         scored = study.arms.losses(arm, texts)
         measure.values[arm] = [loss for _, loss in scored]

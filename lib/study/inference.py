@@ -62,9 +62,11 @@ def _tail_p(t: np.ndarray, observed: np.ndarray) -> np.ndarray:
 
 def _studentize(estimate, resampled, se_resampled, se):
     """(resampled - estimate) / its se. A resample without spread (all draws alike: common with tied values)
-    is scaled by the data's own se instead, so a few such draws cannot make the interval unbounded."""
+    is scaled by the data's own se instead, so a few such draws cannot make the interval unbounded. Its se
+    comes from sums of squares whose rounding leaves ~1e-8 of the data's se where there is no spread at all,
+    so anything under 1e-6 of it counts as none (1e-9 let [-6.65e+07, -0.05] through on mostly-zero rates)."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        return (resampled - estimate) / np.where(se_resampled > 1e-9 * se, se_resampled, se)
+        return (resampled - estimate) / np.where(se_resampled > 1e-6 * se, se_resampled, se)
 
 
 # --- independent units -------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .. import display, storage
 from ..data import processed, stylometry
-from ..train import folders
+from ..train import matching
 
 FAR = 0.5              # share of other writers nearer to her than the control, above which he is "far"
 TOKENS_APART = 0.05    # the control's stage is matched in tokens within this share of hers
@@ -25,26 +25,7 @@ FEW_WRITERS = 5        # fewer other writers than this: where the control falls 
 
 def stages(run: Path | None) -> list[dict]:
     """Steps and tokens of each of her stages and the control's same stage, from their manifests."""
-    rows = []
-    for hers, his in zip(folders.STAGES, ("control_pretraining", "control_instruction")):
-        found = {}
-        for whose, arm in (("her", hers), ("his", his)):
-            path = Path(run) / arm / "manifest.json" if run else None
-            found[whose] = storage.read_json(path) if path and path.exists() else None
-        if not found["her"] and not found["his"]:
-            continue
-        row = {"stage": folders.LABELS[hers]}
-        for whose, manifest in found.items():
-            row[f"{whose} steps"] = manifest.get("steps") if manifest else "not trained"
-            row[f"{whose} tokens"] = (manifest.get("resources") or {}).get("tokens") if manifest else "not trained"
-        her_tokens, his_tokens = row["her tokens"], row["his tokens"]
-        ratio = his_tokens / her_tokens if all(isinstance(t, int) and t for t in (her_tokens, his_tokens)) else None
-        row["tokens, his / hers"] = "" if ratio is None else f"{ratio:.3f}"
-        recorded = (found["his"] or {}).get("matched_to") or ((found["his"] or {}).get("match") or {}).get("matched_to")
-        row["matched to (his manifest)"] = str(recorded or "")
-        row["_apart"] = None if ratio is None else abs(ratio - 1)
-        rows.append(row)
-    return rows
+    return matching.table(run) if run else []
 
 
 def corpus(study, whose: str) -> dict:

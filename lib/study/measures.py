@@ -46,6 +46,7 @@ class Measure:
     verdicts: dict[str, str] = field(default_factory=dict)             # arm -> a reading in words (DigiDan)
     bounds: tuple[float, float] | None = None  # the range a value can take (a probability: 0 to 1)
     pairs: list[tuple[str, str]] | None = None  # the contrasts it is read by (None: CONTRASTS)
+    scale: str = ""                            # what one value counts, with its unit ("nats per token")
 
     def n_units(self) -> int:
         return max((len(v) for v in self.values.values()), default=0)
@@ -77,13 +78,43 @@ def arm_rows(measure: Measure, resamples: int, seed: int) -> list[dict]:
 
 def claim_figure(measures: list[Measure], title: str, resamples: int, seed: int, shown: list[str] | None = None):
     """A claim's figure: a panel per measure (`shown`; by default those that may be a headline), each arm with
-    its 95% interval, and the first of each measure's reference lines (chance, her own value)."""
+    its 95% interval, the measure's unit on the y axis and its reference lines (chance, her own value) in a
+    legend. A measure no arm has a value for is named with its reason under the panels, not drawn; None when
+    no shown measure has a value."""
     from .. import plots
 
-    rows = [row for m in measures for row in arm_rows(m, resamples, seed)]
     names = shown if shown is not None else [m.name for m in measures if not m.exploratory]
-    return plots.measure_panels(rows, names, title, reference={m.name: next(iter(m.reference.values()))
-                                                               for m in measures if m.reference})
+    panels, missing = [], {}
+    for m in (m for m in measures if m.name in names):
+        rows = arm_rows(m, resamples, seed)
+        if any(r["n"] for r in rows):
+            panels.append({"measure": m.name, "ylabel": value_unit(m), "rows": rows, "reference": m.reference})
+        else:
+            missing[m.name] = not_computed(m)
+    return plots.measure_panels(panels, title, missing)
+
+
+def value_unit(measure: Measure) -> str:
+    """What the y axis of a measure's panel counts, with its unit."""
+    if measure.scale:
+        return measure.scale
+    plural = measure.unit if measure.unit.endswith("s") else measure.unit + "s"
+    if measure.kind == PROPORTION:
+        return f"share of {plural} (0 to 1)"
+    low, high = measure.bounds or (-math.inf, math.inf)
+    span = (f", {low:g} to {high:g}" if math.isfinite(low) and math.isfinite(high) else
+            f", at least {low:g}" if math.isfinite(low) else "")
+    return f"mean per {measure.unit}{span}"
+
+
+def not_computed(measure: Measure) -> str:
+    """Why no arm has a value: the reasons values were excluded, or that nothing was measured."""
+    counts: dict[str, int] = {}
+    for reasons in measure.excluded.values():
+        for reason, count in reasons.items():
+            counts[reason] = max(counts.get(reason, 0), count)
+    found = ", ".join(reason for reason, count in counts.items() if count)
+    return f"every value excluded: {found}" if found else "no value was measured"
 
 
 def contrast_name(measure: Measure, arm: str, against: str) -> str:

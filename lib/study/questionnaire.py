@@ -48,17 +48,28 @@ def item_order(item: dict, seed: int) -> list[tuple[str, str]]:
     return options
 
 
+def script_json(value) -> str:
+    """JSON that is safe inside an HTML <script>: no `<`, `>` or `&` (so no `</script>` or `<!--` can end or
+    confuse the script, whatever an item's id holds) and no U+2028/U+2029 (line ends to older JavaScript)."""
+    text = json.dumps(value, ensure_ascii=False)
+    for char, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"),
+                          ("\u2029", "\\u2029")):
+        text = text.replace(char, escaped)
+    return text
+
+
 def kind(source: str) -> str:
     """What an option is, from its source in the key: the author's, the arm's ("machine") or the control's."""
     return source.split("-")[0]
 
 
 def build(items: list[dict], seed: int, run_id: str, title: str = TITLE, arm: str = "",
-          control_arm: str = "") -> tuple[str, dict]:
+          control_arm: str = "", purpose: str | None = None) -> tuple[str, dict]:
     """(the page, the key). `items`: {"id", "question", "real", "machine": [...], optional "control": [...] (the
     control author's model's answers, from `control_arm`), optional "source"}; `run_id`: the questionnaire's id
-    as page and key carry it (`save` makes it from the run's). The page says what kinds of answers the options
-    are, never which is which; the key says which option came from where."""
+    as page and key carry it (`save` makes it from the run's); `purpose`: one line from the researcher saying why
+    the questionnaire is asked (`questionnaire_purpose`). The page says what kinds of answers the options are,
+    never which is which; the key says which option came from where."""
     if not items:
         raise ValueError("questionnaire: no items to show (did every DigiDan item get dropped?)")
     blocks, key = [], {}
@@ -76,14 +87,15 @@ def build(items: list[dict], seed: int, run_id: str, title: str = TITLE, arm: st
                       f"{choices}</div>")
     groups = "".join(f'<label class="option"><input type="radio" name="group" value="{value}">{html.escape(text)}'
                      "</label>\n" for value, text in GROUPS.items())
-    config = json.dumps({"questionnaire": run_id, "items": [item["id"] for item in items]}).replace("</", "<\\/")
+    config = script_json({"questionnaire": run_id, "items": [item["id"] for item in items]})
+    line = f'<p class="purpose">{html.escape(purpose.strip())}</p>' if purpose and purpose.strip() else ""
     foils = len(items[0].get("control") or [])
     others = (f": {len(items[0]['machine'])} were written by a computer model tuned on the author's writings and "
               f"{foils} by a model tuned on another writer's, in an order that changes from question to question"
               if foils else "")
     page = PAGE.substitute(title=html.escape(title), options=len(items[0]["machine"]) + foils + 1, count=len(items),
                            groups=groups, items="\n".join(blocks), questionnaire=html.escape(run_id), config=config,
-                           others=html.escape(others))
+                           others=html.escape(others), purpose=line)
     chance = sum(1 / len(v["options"]) for v in key.values()) / len(key)
     return page, {"questionnaire": run_id, "arm": arm, "control_arm": control_arm if foils else "", "seed": seed,
                   "chance": chance, "groups": GROUPS, "items": key,
@@ -93,13 +105,13 @@ def build(items: list[dict], seed: int, run_id: str, title: str = TITLE, arm: st
 
 
 def save(folder: Path, items: list[dict], seed: int, arm: str, run_id: str | None = None,
-         title: str = TITLE, control_arm: str = "") -> tuple[Path, Path]:
+         title: str = TITLE, control_arm: str = "", purpose: str | None = None) -> tuple[Path, Path]:
     """questionnaire.html (to send) and questionnaire_key.json (to keep) in `folder`, written atomically, and
     the key again as questionnaire_key-<id>.json: a later questionnaire replaces the first two, never that.
     The id is the run's (`run_id`, else the run folder's name) and a digest of the questionnaire's content."""
     folder = Path(folder)
     run_id = questionnaire_id(items, seed, arm, run_id or folder.parent.name or "run")
-    page, key = build(items, seed, run_id, title, arm, control_arm)
+    page, key = build(items, seed, run_id, title, arm, control_arm, purpose)
     kept = folder / f"questionnaire_key-{run_id}.json"
     if kept.exists() and storage.read_json(kept)["items"] != key["items"]:
         raise ValueError(f"{kept}: a different key already has the id {run_id}; choose another run_id")

@@ -116,7 +116,8 @@ def questionnaire_files(study: Study, arm: str | None) -> tuple[dict, object]:
                  "why": f"{counts.get('excluded_short', 0)} answers too short to cut like hers",
                  "what to do": "raise probe_max_new_tokens"}, None)
     page, key = questionnaire.save(study.folder, items, study.cfg.seed, arm, run_id=study.run_id,
-                                   control_arm=voice.counterpart(study, arm) or "")
+                                   control_arm=voice.counterpart(study, arm) or "",
+                                   purpose=study.cfg.questionnaire_purpose)
     return {"send to respondents": page, "keep to yourself": key}, key
 
 

@@ -1,9 +1,11 @@
-"""The probe study's report: the primary contrasts first, then each claim's numbered figure and tables, the
-sizes the study rests on, the seed study's checklist answered by pointers to the contrasts, and provenance.
+"""The probe study's report: the findings first (a paragraph per claim in words, a forest plot of the primary
+contrasts), a table of contents, then the primary contrasts, each claim's numbered figure and tables (the long
+ones folded), the sizes the study rests on, the seed study's checklist answered by pointers to the contrasts,
+and provenance.
 
 Saved in the run's `probe/` folder: `report.html` (self-contained: figures embedded, no scripts), `report.json`,
-`measures.csv` (an estimate per measure and arm), `contrasts.csv` (every paired contrast), `claimN.png` and
-`generations.jsonl` (every answer with its arm, probe and settings).
+`measures.csv` (an estimate per measure and arm), `contrasts.csv` (every paired contrast), `claimN.png`,
+`primary.png` (the forest plot) and `generations.jsonl` (every answer with its arm, probe and settings).
 """
 
 from __future__ import annotations
@@ -21,61 +23,14 @@ import pandas as pd
 
 from .. import display, install, storage
 from . import match as match_mod
+from . import findings
+from .checklist import CHECKLIST, checklist  # noqa: F401  (the report's; tests read them here)
+from .findings import author, in_words  # noqa: F401
 from . import measures as measures_mod
 from . import probes as probes_mod
 from . import stats
 from .arms import LABELS
 
-# The seed study's checklist: (section, question, contrasts or measures that bear on it, where, what it cannot
-# say, whether this design answers it)
-CHECKLIST = [
-    ("Inextricability", "Do model outputs blend personal patterns with population-level regularities?",
-     ["inextricability index (gain on his text / on hers)", "loss on her text minus on the control's"],
-     "Claim 1: the 2 x 2 cross-likelihood and the inextricability index",
-     "prediction of her words, not her judgements; says nothing of the model's answers",
-     "In part, with a control author: how much of what an arm learned of her text shows on a register-mate's"),
-    ("Inextricability", "Can you distinguish author-like responses from generic reasoning?",
-     ["loss on held-out author text", "answers called hers, not the control's"],
-     "Primary contrasts (stage 1 - control stage 1 on her held-out text); Figure 1",
-     "against the base model a lower loss is not hers (an arm tuned on a register-mate shows it too); the "
-     "one-author classifier's verdicts are exploratory",
-     "Yes for predicting her unseen writing, with a control author; for the voice of answers see claim 3"),
-    ("Inextricability", "Evidence of catastrophic forgetting with aggressive fine-tuning?",
-     ["loss on general text"], "Figure 1", "prediction of other people's prose, not skills or facts",
-     "Yes, for other people's prose (against the base model)"),
-    ("Steerability", "Does the model incorporate new context provided at inference time?",
-     ["follows the new statement"], "Figure 2", "stance from marker phrases; read the answers",
-     "Yes, on marker phrases, against the base model"),
-    ("Steerability", "Can you override fine-tuned patterns with explicit instructions?",
-     ["moves away from the author when told to", "instruction compliance"], "Figure 2", "",
-     "Yes for verifiable instructions; the voice override rests on an exploratory measure"),
-    ("Steerability", "Comparison with the base model's context-following ability?",
-     ["instruction compliance", "follows the new statement"], "Figure 2 (contrasts against base)", "",
-     "Yes"),
-    ("Replica", "Does sentence-completion training produce speech in your voice?",
-     ["continuations called the author's", "continuations called hers, not the control's"], "Figure 3 (stage 1 - base)",
-     "voice, not what the author would say next",
-     "With a control author: the share called the author's against the control's arm (claim 3); without one, "
-     "not about the author"),
-    ("Replica", "Phenomenological observations about interacting with the model", [],
-     "the side-by-side tables, the chat box in 03_instruct, the questionnaire", "a matter for people, not a number",
-     "No: people's observations, for which the study gives material"),
-    ("Replica", "Differences between pre-training-only and instruction-tuned models?",
-     ["continuations called the author's", "DigiDan: the author's real answer picked"],
-     "Figure 3 (stage 1 + 2 - stage 1)", "", "In part: stage 1 + 2 - stage 1 on each measure, none of it primary"),
-    ("Domination", "How persuasive or authoritative do the model's outputs feel?",
-     ["boosters per 100 words, relative to the author's", "hedges per 100 words, relative to the author's",
-      "judged more authoritative than the author's passage"], "Figure 4",
-     "word lists count style, not persuasion; the questionnaire asks people",
-     "In part: style counts and a model's judgement; how it feels needs people"),
-    ("Domination", "Would a surrogate find the outputs too compelling to override?", [],
-     "the side-by-side table of claim 4; questionnaire responses", "needs people: no automatic measure answers it",
-     "No: needs surrogates"),
-    ("Domination", "Comparison with simple retrieval of original documents?",
-     ["support by the author's passages", "boosters per 100 words, relative to the author's"],
-     "Figure 4 (against retrieval and the base floor)", "",
-     "In part: support and style against retrieval (support is in no oracle yet)"),
-]
 
 
 def tables(study, results) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -136,12 +91,13 @@ def first_lines_html(study, missing: list[dict]) -> str:
     author, and each declared primary that was not computed, with its reason."""
     parts = []
     if not study.has_control:
-        parts.append("<div class='warn'><p><b>No control author.</b> This study cannot say the following about her "
-                     "(set <code>control_corpus</code> to another person's writing in her register, and train "
-                     "it):</p><ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in WITHOUT_CONTROL)
-                     + "</ul></div>")
+        parts.append(in_words("<div class='note'><p><b>No control author.</b> This study cannot say the following "
+                              "about her (set <code>control_corpus</code> to another person's writing in her "
+                              "register, and train it):</p><ul>"
+                              + "".join(f"<li>{html.escape(line)}</li>" for line in WITHOUT_CONTROL) + "</ul></div>",
+                              getattr(study, "cfg", None), markup=True))
     if missing:
-        parts.append("<div class='warn'><p><b>Declared primaries not computed</b> (each counts in Holm's family "
+        parts.append("<div class='note'><p><b>Declared primaries not computed</b> (each counts in Holm's family "
                      "with p = 1):</p><ul>" + "".join(f"<li>{html.escape(m['contrast'])}: {html.escape(m['reason'])}"
                                                       "</li>" for m in missing) + "</ul></div>")
     return "\n".join(parts)
@@ -216,57 +172,6 @@ def provenance(study) -> dict:
             **{k: getattr(cfg, k) for k in keys}, "versions": install.versions()}
 
 
-# --- the author, in the report's words ---------------------------------------------------------------------
-
-# words after "her" that make it the object ("sounds like her rather than ..."), not the possessive ("her words")
-OBJECT_AFTER = {"rather", "than", "and", "or", "in", "at", "to", "on", "with", "from", "by", "as", "is", "was", "for",
-                "more", "less", "again"}
-
-
-def author(cfg) -> str:
-    """How the report names the author: `author_name`, or "the author" (never a guessed pronoun)."""
-    return (getattr(cfg, "author_name", None) or "").strip() or "the author"
-
-
-def in_words(text: str, cfg=None, markup: bool = False) -> str:
-    """Prose about the author (what a measure cannot show, its direction, a claim's notes) in the report's words:
-    "she", "her" and "hers" become "the author" / "the author's", or the name set in `author_name` (escaped
-    where `text` is HTML already: `markup`)."""
-    name = html.escape(author(cfg)) if markup else author(cfg)
-    whose = f"{name}'s"
-
-    def her(m: re.Match) -> str:
-        after = m.group(2)
-        return capital(m.group(1), name if after is None or after.lower() in OBJECT_AFTER else whose)
-
-    text = re.sub(r"\b([Hh]ers)\b", lambda m: capital(m.group(1), whose), text)
-    text = re.sub(r"\b([Hh]erself)\b", lambda m: capital(m.group(1), name), text)
-    text = re.sub(r"\b([Ss]he)\b", lambda m: capital(m.group(1), name), text)
-    text = re.sub(r"\b([Hh]er)\b(?:(?=\s+([A-Za-z][\w-]*)))?", her, text)
-    if name != "the author":
-        text = re.sub(r"\b([Tt]he author)\b(?!s)", lambda m: capital(m.group(1), name), text)
-    return text
-
-
-def capital(original: str, replacement: str) -> str:
-    return replacement[:1].upper() + replacement[1:] if original[:1].isupper() else replacement
-
-
-def checklist(estimates: pd.DataFrame, contrasts: pd.DataFrame, cfg=None) -> list[dict]:
-    out = []
-    for section, question, names, where, caveat, answered in CHECKLIST:
-        evidence = []
-        for name in names:
-            chosen = contrasts[contrasts["measure"] == name] if len(contrasts) else contrasts
-            for row in chosen.itertuples():
-                evidence.append(f"{row.contrast}: {row.mean:+.3g} [{row.ci_low:.3g}, {row.ci_high:.3g}]"
-                                + (" (exploratory)" if row.exploratory else ""))
-        out.append({"section": section, "question": question, "look at": where,
-                    "evidence (paired contrasts)": "; ".join(evidence) or "(qualitative)",
-                    "cannot show": in_words(caveat, cfg), "answered by this design": answered})
-    return out
-
-
 def figure_png(fig) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110)
@@ -289,6 +194,9 @@ def save(study, results, extra: dict | None = None, computed: tuple | None = Non
         if result.figure is not None:
             pngs[number] = figure_png(result.figure)
             storage.write_bytes(folder / f"claim{number}.png", pngs[number])
+    forest = findings.forest_png(headline, results)
+    if forest:
+        storage.write_bytes(folder / "primary.png", forest)
     items = checklist(estimates, contrasts, study.cfg)
     made, sized = provenance(study), sizes(study)
     storage.write_json(folder / "report.json", {
@@ -299,12 +207,33 @@ def save(study, results, extra: dict | None = None, computed: tuple | None = Non
         "contrasts": contrasts.to_dict(orient="records"), "checklist": items, "config": study.cfg.as_dict(),
         "notes": {r.claim: r.notes for r in results}, **(extra or {})})
     storage.write_text(folder / "report.html", page(study, results, estimates, contrasts, headline, missing, items,
-                                                    pngs, made, sized, matched))
+                                                    pngs, made, sized, matched, forest))
     return folder
 
 
+def findings_html(study, results, estimates, contrasts) -> str:
+    """The findings as the report opens with them (the 04 notebook ends with the same)."""
+    headline, missing = primary(contrasts, study.cfg.primary_contrasts, study)
+    return first_lines_html(study, missing) + findings.findings_html(results, headline, missing, contrasts, estimates, study.cfg.model == "tiny",
+                                  section_names(results), authorship=unfitted(study))
+
+
+def unfitted(study) -> str:
+    """A sentence for the findings when the authorship measure cannot speak here, else ""."""
+    if study.check is None or study.check.fit:
+        return ""
+    if study.authorship.reason:
+        return (f"The authorship measure could not be fitted ({study.authorship.reason}), so the measures built on it "
+                "are empty.")
+    return "The authorship measure fails its own check here: read nothing into the measures built on it."
+
+
+def section_names(results) -> dict[str, str]:
+    return {r.claim: f"section {n + 3}" for n, r in enumerate(results, 1)}
+
+
 def cell(row) -> str:
-    return f"{row['mean']:.3g} [{row['ci_low']:.3g}, {row['ci_high']:.3g}]"
+    return findings.describe(row)
 
 
 def check_html(check, reason: str = "", cfg=None) -> str:
@@ -314,22 +243,34 @@ def check_html(check, reason: str = "", cfg=None) -> str:
 
 
 def check_text(check, reason: str) -> str:
-    verdict = ("<b>It passes its own check here.</b>" if check.fit else
-               f"<b class='warn'>Not fitted: {html.escape(reason)}. Every measure built on it is empty.</b>"
-               if reason else "<b class='warn'>Unfit: it fails its own check; read nothing into its measures.</b>")
-    verdict += (" <span class='warn'>Either way its measures are exploratory: its own check uses authors of other "
-                "registers, and on known truth a model tuned on another essayist was called the author's far more "
-                "often than the base model (docs/validity.md, <i>Does the study measure what it claims?</i>). "
-                "It tells an essayist's voice, not the author's, until it passes a placebo in the author's "
-                "register.</span>")
+    note = findings.note
+    verdict = ("<p><b>It passes its own check here.</b></p>" if check.fit else
+               note(f"<b>Not fitted: {html.escape(reason)}.</b> Every measure built on it is empty.") if reason
+               else note("<b>Unfit: it fails its own check;</b> read nothing into its measures."))
+    verdict += note("Either way its measures are exploratory: its own check uses authors of other registers, and on "
+                    "known truth a model tuned on another essayist was called the author's far more often than the "
+                    "base model (docs/validity.md, <i>Does the study measure what it claims?</i>). It tells an "
+                    "essayist's voice, not the author's, until it passes a placebo in the author's register.")
     return (f"<p>Mode: <b>{html.escape(check.mode)}</b>. On text it never saw, at {check.words} words: sensitivity "
             f"{cell(check.sensitivity.as_dict())} (the author's held-out documents), specificity "
             f"{cell(check.specificity.as_dict())} (held-out generic authors: "
-            f"{html.escape(', '.join(check.held_out_authors) or 'none')}). {verdict}</p>")
+            f"{html.escape(', '.join(check.held_out_authors) or 'none')}).</p>{verdict}")
+
+
+NOT_A_NUMBER = re.compile(r"(<t[dh][^>]*>)\s*(?:nan|NaN|None|inf|-inf|NaN%|nan%)\s*(</t[dh]>)")
+
+
+def folded(title: str, body: str) -> str:
+    """A long table behind its title: open it to read it (a report stays a few screens long)."""
+    rows = body.count("<tr") - body.count("<thead")
+    size = f" ({rows} rows)" if rows > 0 else ""
+    body = NOT_A_NUMBER.sub(lambda m: m[1] + display.MISSING + m[2], body)
+    return f"<details><summary>{html.escape(title)}{size}</summary>\n{body}</details>"
 
 
 def claim_html(study, result, number: int, estimates=None, contrasts=None, png: bytes | None = None) -> str:
-    """Figure, per-arm table, paired contrasts and what the measures cannot show, for one claim."""
+    """Figure, per-arm table, paired contrasts and what the measures cannot show, for one claim; the long tables
+    of answers folded."""
     if estimates is None:
         estimates, contrasts = tables(study, [result])
     table, parts = display.html_table, []
@@ -339,6 +280,9 @@ def claim_html(study, result, number: int, estimates=None, contrasts=None, png: 
                      f"95% intervals' src='data:image/png;base64,{data}' style='max-width:100%'><figcaption>Figure "
                      f"{number}. Claim {html.escape(result.claim)}: each measure by arm, 95% intervals.</figcaption>"
                      "</figure>")
+    elif result.figure is None:
+        parts.append(findings.note(f"Figure {number}: no measure of this claim has a value to draw (the tables say "
+                                   "why)."))
     mine = estimates[estimates["claim"] == result.claim] if len(estimates) else estimates
     parts.append(table([{"measure": r["measure"] + (" (exploratory)" if r["exploratory"] else ""), "arm": r["arm"],
                          "estimate [95% interval]": cell(r), "n": r["n"], "unit": r["unit"],
@@ -347,13 +291,14 @@ def claim_html(study, result, number: int, estimates=None, contrasts=None, png: 
                        title=f"Table {number}a. Each measure by arm"))
     theirs = contrasts[contrasts["claim"] == result.claim] if len(contrasts) else contrasts
     parts.append(table([{"contrast": r["contrast"] + (" (exploratory)" if r["exploratory"] else ""),
-                         "difference [95% interval]": cell(r), "p": f"{r['p_value']:.3g}", "n": r["n"]}
+                         "difference [95% interval]": findings.describe(r, sign=True),
+                         "p": findings.p_text(r["p_value"]), "n": r["n"]}
                         for r in theirs.to_dict("records")], title=f"Table {number}b. Paired contrasts"))
     words = functools.partial(in_words, cfg=study.cfg)
     parts.append(table([{"measure": m.name, "cannot show": words(m.cannot_show)} for m in result.measures],
                        title=f"Table {number}c. What the measures cannot show"))
-    parts += [f"<p class='warn'>{html.escape(words(note))}</p>" for note in result.notes]
-    parts += [f"<h3>{html.escape(words(title))}</h3>{body}" for title, body in result.tables.items()]
+    parts += [findings.note(html.escape(words(text))) for text in result.notes]
+    parts += [folded(words(title), body) for title, body in result.tables.items()]
     return "\n".join(parts)
 
 
@@ -369,38 +314,85 @@ def show_claim(study, result, number: int) -> None:
 def primary_html(headline, missing) -> str:
     """The declared primaries computed (p and Holm's p over the whole declared family), then those not computed
     with their reasons."""
-    rows = [{"contrast": r["contrast"], "difference [95% interval]": cell(r), "n": r["n"], "unit": r["unit"],
-             "direction": r["direction"], "p": f"{r['p_value']:.3g}", "p (Holm)": f"{r['p_holm']:.3g}"}
-            for r in headline.to_dict(orient="records")]
-    out = display.html_table(rows) if rows else "<p>None could be computed.</p>"
+    rows = [{"contrast": r["contrast"], "difference [95% interval]": findings.describe(r, sign=True), "n": r["n"],
+             "unit": r["unit"], "direction": r["direction"], "p": findings.p_text(r["p_value"]),
+             "p (Holm)": findings.p_text(r["p_holm"])} for r in headline.to_dict(orient="records")]
+    out = display.html_table(rows) if rows else "<p>No declared primary contrast could be computed.</p>"
     if missing:
-        out += ("<p class='warn'>Declared but not computed (each counts in Holm's family with p = 1): "
-                + "; ".join(f"{html.escape(m['contrast'])} ({html.escape(m['reason'])})" for m in missing) + ".</p>")
+        out += findings.note("Declared but not computed (each counts in Holm's family with p = 1): "
+                             + "; ".join(f"{html.escape(m['contrast'])} ({html.escape(m['reason'])})"
+                                         for m in missing) + ".")
     return out
 
 
-def page(study, results, estimates, contrasts, headline, missing, items, pngs, made, sized, matched=None) -> str:
+def provenance_rows(made: dict) -> list[dict]:
+    """Provenance as a reader wants it: lists joined, versions as "name version" pairs that never break."""
+    shown = []
+    for key, value in made.items():
+        if isinstance(value, dict):
+            value = " \u00b7 ".join(f"{k}\u00a0{v}" for k, v in value.items())
+        elif isinstance(value, (list, tuple)):
+            value = ", ".join(map(str, value))
+        shown.append({"item": key, "value": value})
+    return shown
+
+
+def links(folder: Path) -> str:
+    """The run's other files, linked from the report's folder (those that exist)."""
+    files = [("generations.jsonl", "every answer, with its arm, probe and settings"),
+             ("measures.csv", "every estimate"), ("contrasts.csv", "every paired contrast"),
+             ("report.json", "all of it, with the configuration"),
+             ("questionnaire.html", "the blinded questionnaire to send to people"),
+             ("../notebooks/04_probe_study.html", "the notebook that made this report"),
+             ("../notebooks/library.log", "warnings and notices of the libraries, kept out of the pages")]
+    batch = (folder.parent / "notebooks").is_dir()  # a batch run: its HTML copies are written there when it ends
+    items = [f"<li><a href='{html.escape(name)}'>{html.escape(Path(name).name)}</a>: {what}</li>"
+             for name, what in files if (folder / name).exists() or (batch and name.endswith(".html")
+                                                                      and name.startswith("../notebooks/"))]
+    return f"<ul>{''.join(items)}</ul>" if items else ""
+
+
+STYLE = """
+body{font-family:sans-serif;line-height:1.45;max-width:80em;margin:1em auto;padding:0 1em;overflow-wrap:normal}
+img{max-width:100%;height:auto}
+table{border-collapse:collapse;font-size:.9em;display:block;overflow-x:auto;max-width:100%;margin:.6em 0}
+td,th{border:1px solid #ddd;padding:4px}
+caption{caption-side:top}
+.note{background:#fdeeee;border-left:4px solid #c44e52;padding:.4em .6em;margin:.6em 0}
+details{margin:.6em 0}
+summary{cursor:pointer;font-weight:bold}
+nav ol{columns:2 18em}
+figure{margin:1em 0}
+figcaption{font-size:.9em;color:#444}
+"""
+
+
+def page(study, results, estimates, contrasts, headline, missing, items, pngs, made, sized, matched=None,
+         forest=None) -> str:
     table = display.html_table
-    parts = [f"<h1>Probe study: run {html.escape(str(made['run_name']))}</h1>"]
-    if study.cfg.model == "tiny":
-        parts.append("<p class='warn'><b>Tiny model:</b> these numbers come from the offline stand-in with random "
-                     "weights. They show that the study runs, nothing about Llama.</p>")
-    parts.append(first_lines_html(study, missing))
-    parts += ["<h2>1. Primary contrasts</h2>",
-              "<p>Declared in advance (<code>primary_contrasts</code>), each a paired difference between two arms on "
-              "the same probes (probes resampled once for all arms), with a 95% interval and Holm-adjusted p-values. "
-              "Everything after this section is exploratory.</p>", primary_html(headline, missing),
-              f"<h2>2. Can the authorship measure speak of {html.escape(author(study.cfg))} here?</h2>",
-              check_html(study.check, study.authorship.reason, study.cfg),
-              "<h2>3. Sizes</h2>", table(sized),
-              "<h3>The control author: the match the study got</h3>", match_mod.to_html(matched or {})]
+    sections = [("primary", "Primary contrasts"), ("authorship", f"Can the authorship measure speak of {html.escape(author(study.cfg))}?"),
+                ("sizes", "Sizes")]
+    sections += [(f"claim-{n}", f"Claim {html.escape(r.claim)}") for n, r in enumerate(results, 1)]
+    sections += [("checklist", "The seed study's checklist"), ("provenance", "Provenance and files")]
+    heading = {key: f"<h2 id='{key}'>{n}. {title}</h2>" for n, (key, title) in enumerate(sections, 1)}
+    parts = [f"<h1>Probe study: run {html.escape(str(made['run_name']))}</h1>",
+             "<h2 id='findings'>Findings</h2>", first_lines_html(study, missing),
+             findings.findings_html(results, headline, missing, contrasts, estimates, study.cfg.model == "tiny",
+                                    section_names(results), forest, unfitted(study)),
+             "<nav><h2>Contents</h2><ol>" + "".join(f"<li><a href='#{key}'>{title}</a></li>" for key, title in sections)
+             + "</ol></nav>",
+             heading["primary"],
+             "<p>Declared in advance (<code>primary_contrasts</code>), each a paired difference between two arms on "
+             "the same probes (probes resampled once for all arms), with a 95% interval and Holm-adjusted p-values. "
+             "Everything after this section is exploratory.</p>", primary_html(headline, missing),
+             heading["authorship"], check_html(study.check, study.authorship.reason, study.cfg),
+             heading["sizes"], table(sized),
+             "<h3>The control author: the match the study got</h3>", match_mod.to_html(matched or {})]
     for number, result in enumerate(results, 1):
-        parts.append(f"<h2>{number + 3}. Claim {html.escape(result.claim)}</h2>")
+        parts.append(heading[f"claim-{number}"])
         parts.append(claim_html(study, result, number, estimates, contrasts, pngs.get(number)))
-    parts += [f"<h2>{len(results) + 4}. The seed study's checklist</h2>", table(items),
-              f"<h2>{len(results) + 5}. Provenance</h2>", table([{"item": k, "value": str(v)} for k, v in made.items()])]
+    parts += [heading["checklist"], table(items), heading["provenance"], links(study.folder),
+              table(provenance_rows(made))]
     return ("<!doctype html><html lang='en'><head><meta charset='utf-8'><meta name='viewport' "
-            "content='width=device-width, initial-scale=1'><title>Probe study</title><style>"
-            "body{font-family:sans-serif;max-width:80em;margin:1em auto;padding:0 1em}table{border-collapse:collapse;"
-            "font-size:.9em;display:block;overflow-x:auto;max-width:100%}td,th{border:1px solid #ddd;padding:4px}"
-            ".warn{background:#fee;padding:.4em}</style></head><body>" + "\n".join(parts) + "</body></html>")
+            f"content='width=device-width, initial-scale=1'><title>Probe study</title><style>{STYLE}</style></head>"
+            "<body>" + "\n".join(parts) + "</body></html>")

@@ -47,8 +47,12 @@ class Estimate:
                 "method": self.method, "p_value": self.p_value}
 
     def __str__(self) -> str:
-        text = f"{self.mean:.3g} [{self.low:.3g}, {self.high:.3g}] (n={self.n})"
-        return text + (f" p={self.p_value:.2g}" if self.p_value is not None else "")
+        """As a table shows it: never a NaN (no value, or no interval, says so)."""
+        if not np.isfinite(self.mean):
+            return f"no value (n={self.n})"
+        span = f"[{self.low:.3g}, {self.high:.3g}]" if np.isfinite([self.low, self.high]).all() else "(no interval)"
+        text = f"{self.mean:.3g} {span} (n={self.n})"
+        return text + (f" p={self.p_value:.2g}" if self.p_value is not None and np.isfinite(self.p_value) else "")
 
 
 def _clean(values) -> np.ndarray:
@@ -69,9 +73,9 @@ def _constant(value: float, n: int, confidence: float, bounds, what: str = "valu
     can differ from the value (the exact binomial bound for 0 differing in n), so the mean lies within f of
     the way to either bound. Without bounds no honest interval exists: NaN, and the method says so.
     """
-    if bounds is None:
+    if bounds is None or not np.isfinite(bounds).all():
         return Estimate(value, NAN, NAN, n, f"all {n} {what} equal {value:g}: no spread observed, so no "
-                                            "interval (a bounded measure gets one with bounds=)")
+                                            "interval (a measure bounded on both sides gets one with bounds=)")
     low, high = bounds
     share = 1 - ((1 - confidence) / 2) ** (1 / n)
     return Estimate(value, value - share * (value - low), value + share * (high - value), n,
@@ -280,8 +284,14 @@ def paired(values: dict[str, list[float | None]], contrasts: list[tuple[str, str
     out = {}
     for k, pair in enumerate(contrasts):
         column = diffs[k][valid[k]]
+        still = _constant_arm(arrays, pair, valid[k]) if clustered is None and column.size and np.ptp(column) > 0 else None
         if not column.size:
             out[pair] = Estimate(NAN, NAN, NAN, 0, "no probe answered by both arms")
+        elif still is not None:
+            arm, value = still
+            out[pair] = Estimate(float(centre[k]), NAN, NAN, int(count[k]),
+                                 f"no variation in {arm}: all {int(count[k])} values equal {value:g}, so the "
+                                 "bootstrap-t has no spread of that arm to resample: no interval")
         elif enough[k] and np.ptp(column) == 0:
             out[pair] = _constant(float(centre[k]), int(count[k]), confidence, span, "differences")
         elif not enough[k]:
@@ -290,6 +300,17 @@ def paired(values: dict[str, list[float | None]], contrasts: list[tuple[str, str
             lo, hi = _clip(low[k], high[k], span)
             out[pair] = Estimate(float(centre[k]), float(lo), float(hi), int(count[k]), method[k], float(p[k]))
     return out
+
+
+def _constant_arm(arrays: dict, pair: tuple[str, str], both: np.ndarray) -> tuple[str, float] | None:
+    """(arm, its value) when one arm of a continuous contrast gave the same value on every probe both answered:
+    then the bootstrap-t of the differences is the other arm's alone, and a few tied draws make it explode
+    (intervals like [-6.65e+07, -0.05] were seen), so the contrast says so instead of printing an interval."""
+    for arm in pair:
+        values = arrays[arm][both]
+        if values.size and np.ptp(values) == 0:
+            return arm, float(values[0])
+    return None
 
 
 def versus_chance(hits: list[float], chance: float, confidence: float = 0.95) -> Estimate:

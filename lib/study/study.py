@@ -134,8 +134,9 @@ def build(cfg, arms, folder: Path, probes: dict, train_rows: list[dict], val_row
                   Retriever.from_chunks(train_rows, eos),
                   answer, generation.GenerationSettings(max_new_tokens=cfg.instruction_max_new_tokens, seed=cfg.seed,
                                                         batch_size=batch),
-                  generation.GenerationSettings(max_new_tokens=cfg.probe_max_new_tokens, do_sample=True, seed=cfg.seed,
-                                                batch_size=batch))
+                  generation.GenerationSettings(max_new_tokens=max(cfg.probe_max_new_tokens, cfg.digidan_min_new_tokens),
+                                                min_new_tokens=cfg.digidan_min_new_tokens, do_sample=True,
+                                                seed=cfg.seed, batch_size=batch))
     if control_rows:
         study.control_train = [strip_eos(r["text"], eos) for r in control_rows[0]]
         study.control_held_out = by_document(control_rows[1], eos)

@@ -35,10 +35,16 @@ class StageError(RuntimeError):
     """A stage cannot start: missing data, a missing stage-1 adapter, a bad checkpoint path."""
 
 
-def folder_name(stage: str, cfg) -> str:
-    """pretraining, instruction (continues stage 1) or sft_only (instruction from the base model)."""
+def folder_name(stage: str, cfg, control: bool = False) -> str:
+    """pretraining, instruction (continues stage 1) or sft_only (instruction from the base model); with
+    `control`, the control author's same stage (control_pretraining, control_instruction)."""
     if stage not in STAGES:
         raise StageError(f"stage must be one of {', '.join(STAGES)}, not {stage!r}")
+    if control:
+        if stage == "instruction" and cfg.init_from == "base":
+            raise StageError("the control author has no SFT-only arm (init_from: base); train his stage 2 with "
+                             "init_from: pretraining")
+        return CONTROL + stage
     return "sft_only" if stage == "instruction" and cfg.init_from == "base" else stage
 
 
@@ -138,11 +144,11 @@ def lock(cfg) -> locks.Lock:
         return locks.acquire(run / ".lock", f"training run '{cfg.run_name}'", nested=False)
 
 
-def starting_adapter(cfg, stage: str) -> Path | None:
-    """Stage 2 continues the finished stage-1 adapter of the same run."""
+def starting_adapter(cfg, stage: str, control: bool = False) -> Path | None:
+    """Stage 2 continues the finished stage-1 adapter of the same run (the control's, his)."""
     if stage != "instruction" or cfg.init_from == "base":
         return None
-    stage1 = storage.run_dir(cfg.run_name) / "pretraining"
+    stage1 = storage.run_dir(cfg.run_name) / folder_name("pretraining", cfg, control)
     if not (stage1 / "manifest.json").exists():
         raise StageError(f"{stage1}: stage 1 of run '{cfg.run_name}' has not finished; run 02_pretrain first "
                          "(same run_name), or set init_from: base for the SFT-only arm")

@@ -38,8 +38,10 @@ def check_batch(parameters: dict, names: list[str]) -> None:
     overwrite = str(parameters.get("overwrite", "")).lower() == "true"
     written: set[str] = set()  # the stages the batch will (re)write
     for name in names:
-        if name in STAGES:
+        if name in STAGES:   # hers, and the control author's where there is one (the notebook trains both)
             written.add(folders.folder_name(STAGES[name], configs[name]))
+            if configs[name].init_from != "base" or STAGES[name] == "pretraining":
+                written.add(folders.folder_name(STAGES[name], configs[name], control=True))
     data_made = False
     for name in names:
         cfg = configs[name]
@@ -56,7 +58,8 @@ def check_batch(parameters: dict, names: list[str]) -> None:
 def check_data_replaceable(cfg, run: Path, written: set[str], overwrite: bool) -> None:
     """01_data replaces the processed folder: not under finished stages of this run that the batch keeps."""
     data = storage.processed_dir(cfg).resolve()
-    kept = [s for s in provenance.finished_stages(run) if s not in written and trained_on(run / s, data)]
+    kept = [s for s in provenance.finished_stages(run)
+            if s not in written and trained_on(run / s, provenance.data_of(s, data))]
     if kept and not overwrite:
         raise BatchError(f"{data}: 01_data would replace the data that the finished {', '.join(kept)} of run "
                          f"'{run.name}' {'was' if len(kept) == 1 else 'were'} trained on; nothing was run: "
@@ -85,12 +88,9 @@ def check_stage(cfg, stage: str, run: Path, written: set[str], data_made: bool) 
     finished stage 1 trained on that data (or stage 1 earlier in the batch)."""
     name = folders.folder_name(stage, cfg)
     folder = run / name
-    if (folder / provenance.MANIFEST).exists():
-        if not cfg.overwrite:
-            raise BatchError(f"{folder}: stage '{name}' of run '{run.name}' is already finished; nothing was run or "
-                             f"changed: {WHAT_TO_DO}")
-    elif not cfg.resume:
-        folders.check_restart(cfg, folder)
+    check_writable_stage(cfg, run, name)
+    if cfg.init_from != "base" or stage == "pretraining":
+        check_writable_stage(cfg, run, folders.folder_name(stage, cfg, control=True))
     data = storage.processed_dir(cfg)
     now = None if data_made else provenance.current(data)
     if now is not None:
@@ -105,6 +105,18 @@ def check_stage(cfg, stage: str, run: Path, written: set[str], data_made: bool) 
                              "add 02_pretrain to --notebooks, or set --init_from base for the SFT-only arm")
         if now is not None:
             provenance.check_trained_on(stage1, data, processed.FILES[stage], now)
+
+
+def check_writable_stage(cfg, run: Path, name: str) -> None:
+    """The stage folder `name` may be written: not finished (or `overwrite`), its checkpoints resumable or
+    allowed to go."""
+    folder = run / name
+    if (folder / provenance.MANIFEST).exists():
+        if not cfg.overwrite:
+            raise BatchError(f"{folder}: stage '{name}' of run '{run.name}' is already finished; nothing was run or "
+                             f"changed: {WHAT_TO_DO}")
+    elif not cfg.resume:
+        folders.check_restart(cfg, folder)
 
 
 def check_study(cfg, run: Path, written: set[str], data_made: bool) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .. import storage
 from ..data import processed
-from .folders import ARMS, LABELS, StageError
+from .folders import ARMS, CONTROL, LABELS, StageError
 
 MANIFEST = "manifest.json"
 STARTED = "training_data.json"  # beside the checkpoints: the data a training started on
@@ -100,9 +100,16 @@ def require_finished(run: Path, base_only: bool = False) -> list[str]:
                           "study the base model alone")
 
 
+def data_of(stage_name: str, data: Path) -> Path:
+    """The processed folder a stage of a run trains on: the author's `data`, or the control's inside it."""
+    return Path(data) / processed.CONTROL if stage_name.startswith(CONTROL) else Path(data)
+
+
 def check_study_data(run: Path, data: Path, stages: list[str], reads: tuple[str, ...]) -> dict:
-    """The data record a study works on, after checking it against every finished stage it compares: with the
-    hash each stage was trained on (what the report's provenance shows)."""
-    now = current(data)
-    trained = {name: check_trained_on(Path(run) / name, data, reads, now)["data"]["hash"] for name in stages}
-    return {**now, "stages": trained}
+    """The data record a study works on, after checking it against every finished stage it compares (the
+    control author's stages against his data): with the hash each stage was trained on (what the report's
+    provenance shows)."""
+    now = {folder: current(folder) for folder in {data_of(name, data) for name in stages} | {Path(data)}}
+    trained = {name: check_trained_on(Path(run) / name, data_of(name, data), reads, now[data_of(name, data)])
+               ["data"]["hash"] for name in stages}
+    return {**now[Path(data)], "stages": trained}

@@ -24,9 +24,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import hardware, models, plots, sample, storage
+from .. import display, hardware, models, plots, sample, storage
 from ..data import processed
-from . import callbacks, folders, lora, manifest, provenance, quiet, settings, speedups, tracking
+from . import callbacks, folders, lora, manifest, matching, provenance, quiet, settings, speedups, tracking
 from .folders import TITLES, StageError  # noqa: F401  (StageError: what callers catch)
 from .trainer import make_trainer
 
@@ -71,6 +71,7 @@ class StageSetup:
     lock: object = field(default=None, repr=False)   # the run's lock, given back when training ends
     environ: dict = field(default_factory=dict, repr=False)  # the trackers' (may hold the W&B key): decided once
     data: dict = field(default_factory=dict, repr=False)     # the processed data's record (what the manifest keeps)
+    matched_to: dict | None = None   # the control author's stage: her stage it is matched to (steps, tokens)
 
     def release(self) -> None:
         if self.lock is not None:
@@ -103,6 +104,7 @@ class StageSetup:
             ("num_train_epochs", cfg.num_train_epochs, None),
             ("max_steps", cfg.max_steps, None),
             ("seed", cfg.seed, None),
+            *([("matched to", matching.describe(self.matched_to), None)] if self.matched_to else []),
             ("starts from", str(self.init_adapter or "the base model"), None),
             ("resumes from", str(self.checkpoint or "-"), None),
             ("train rows", self.rows["train rows"], None),
@@ -115,8 +117,10 @@ class StageSetup:
                 for name, value, configured in rows]
 
 
-def setup_stage(cfg, stage: str, extra_callbacks: list | None = None, progress: bool = True) -> StageSetup:
-    """Check the inputs, pick the hardware plan, load the model, add LoRA, build the trainer.
+def setup_stage(cfg, stage: str, extra_callbacks: list | None = None, progress: bool = True,
+                control: bool = False) -> StageSetup:
+    """Check the inputs, pick the hardware plan, load the model, add LoRA, build the trainer. With `control`,
+    the control author's same stage: her settings on his data, as many steps as hers took (`matching`).
 
     The run's lock is taken first (a second run of the same run_name stops at once, saying who holds it).
     Every input is checked before anything is written or deleted: the stage is not finished (or is to be
@@ -128,26 +132,33 @@ def setup_stage(cfg, stage: str, extra_callbacks: list | None = None, progress: 
 
     datasets.disable_progress_bars()
     cfg = processed.in_force(cfg)  # the corpus the processed data was prepared from, wherever the stage is run
-    name = folders.folder_name(stage, cfg)
+    name = folders.folder_name(stage, cfg, control)
     lock = folders.lock(cfg) if is_main_process() else None
     try:
-        return _setup(cfg, stage, name, lock, extra_callbacks, progress)
+        matched = None
+        if control:
+            cfg, matched = matching.control_config(cfg, stage)
+        setup = _setup(cfg, stage, name, lock, extra_callbacks, progress, control)
+        setup.matched_to = matched
+        return setup
     except BaseException:
         if lock is not None:
             lock.release()
         raise
 
 
-def _setup(cfg, stage: str, name: str, lock, extra_callbacks: list | None, progress: bool) -> StageSetup:
+def _setup(cfg, stage: str, name: str, lock, extra_callbacks: list | None, progress: bool,
+           control: bool = False) -> StageSetup:
     path = storage.run_dir(cfg.run_name) / name
     replacing = cfg.overwrite and (path / "manifest.json").exists()
     if is_main_process():
         storage.check_unfinished(path, cfg.run_name, name, cfg.overwrite, resume=bool(cfg.resume))
-        sample.warn(cfg, "compare_prompts")
+        if not control:   # his stages ask no questions side by side
+            sample.warn(cfg, "compare_prompts")
     # a stage being replaced has nothing to resume automatically; a checkpoint named explicitly still counts
     checkpoint = None if replacing and cfg.resume == "auto" else folders.resume_point(cfg, path)
     restart = checkpoint is None and not replacing and folders.check_restart(cfg, path)
-    init_adapter = folders.starting_adapter(cfg, stage)
+    init_adapter = folders.starting_adapter(cfg, stage, control)
     data_folder = processed.folder(cfg)
     train_rows, val_rows, data_manifest = processed.load_split_at(data_folder, stage)
     processed.check_fits(cfg, stage, data_manifest)
@@ -241,7 +252,7 @@ def run(setup: StageSetup) -> StageResult:
 def _run(setup: StageSetup) -> StageResult:
     cfg, trainer = setup.cfg, setup.trainer
     if is_main_process() and setup.checkpoint is not None:
-        print(f"resuming from {setup.checkpoint}")
+        print(f"resuming from {display.shown_path(setup.checkpoint)}")
     hardware.reset_peak_memory()
     started = time.time()
     try:
@@ -280,6 +291,7 @@ def save(setup: StageSetup, adapter: Path, history: list[dict], resources: dict)
     plots.save(plots.loss_curve(history, TITLES[setup.name]), setup.folder / "loss.png")
     storage.write_json(setup.folder / "manifest.json", {
         "stage": setup.stage, "arm": setup.name, "run_name": cfg.run_name, "backend": setup.backend,
+        "author": processed.CONTROL if setup.matched_to else processed.AUTHOR, "matched_to": setup.matched_to,
         "init_adapter": str(setup.init_adapter) if setup.init_adapter else None,
         "resumed_from": str(setup.checkpoint) if setup.checkpoint else None,
         "steps": trainer.state.global_step, "final": manifest.final_losses(history),
@@ -291,9 +303,26 @@ def save(setup: StageSetup, adapter: Path, history: list[dict], resources: dict)
     })
 
 
-def train_stage(cfg, stage: str, extra_callbacks: list | None = None, progress: bool = True) -> StageResult:
+def train_stage(cfg, stage: str, extra_callbacks: list | None = None, progress: bool = True,
+                control: bool = False) -> StageResult:
     """`setup_stage` then `run`: one call for the command line and tests."""
-    return run(setup_stage(cfg, stage, extra_callbacks, progress))
+    return run(setup_stage(cfg, stage, extra_callbacks, progress, control))
+
+
+def train_control(cfg, stage: str, progress: bool = True) -> StageResult | None:
+    """The control author's same stage, trained by the same code on his data for as many steps as hers took;
+    None, said in one line, where 01_data prepared no control author."""
+    if not processed.has_control(cfg):
+        print("no control author in this run (control_corpus is not set): the study will say which claims it "
+              "cannot make about her")
+        return None
+    return train_stage(cfg, stage, progress=progress, control=True)
+
+
+def authors(cfg) -> list[bool]:
+    """Whose stage a notebook trains, in order: hers, then the control author's where 01_data prepared one
+    (the `control` flag of `setup_stage`); his is matched to hers, so it comes second."""
+    return [False, True] if processed.has_control(cfg) else [False]
 
 
 def is_main_process() -> bool:

@@ -48,12 +48,15 @@ def environ(cfg, folder: Path, stage_name: str) -> dict[str, str]:
 
 def describe(cfg, folder: Path) -> str | None:
     """One line on where the logs went (shown after training), or None when nothing is reported."""
+    from ..display import shown_path  # from the project (the notebooks' working folder), never the machine's
+
     if cfg.report_to == "tensorboard":
-        logs = folder / "tensorboard"
+        logs = shown_path(folder / "tensorboard")
         return f"TensorBoard logs: {logs} (in Colab: %load_ext tensorboard, then %tensorboard --logdir {logs})"
     if cfg.report_to == "wandb":
         offline = sorted((folder / "wandb").glob("offline-run-*"))
         if offline:
-            return f"W&B ran offline: `wandb sync {offline[-1]}` uploads the run once a key and network are there"
+            return (f"W&B ran offline: `wandb sync {shown_path(offline[-1])}` uploads the run once a key and network "
+                    "are there")
         return "W&B: logged online (see your W&B project)"
     return None
