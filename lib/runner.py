@@ -18,6 +18,7 @@ NOTEBOOKS = ["01_data", "02_pretrain", "03_instruct", "04_probe_study"]
 NOTEBOOK_DIR = storage.PROJECT_ROOT / "notebooks"
 KERNEL_ENV = {"HF_DATASETS_DISABLE_PROGRESS_BARS": "1", "TOKENIZERS_PARALLELISM": "false"}  # readable outputs
 SECRET_NAME = secret.SECRET_NAME
+KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]  # the kernel's start-up notices are not the run's news
 
 
 class NotebookFailed(RuntimeError):
@@ -83,7 +84,7 @@ def execute(name: str, params: dict, out_dir: Path, log_output: bool) -> None:
     try:
         papermill.execute_notebook(str(NOTEBOOK_DIR / f"{name}.ipynb"), str(target), parameters=params,
                                    cwd=str(NOTEBOOK_DIR), kernel_name="python3", progress_bar=False,
-                                   log_output=log_output)
+                                   log_output=log_output, extra_arguments=KERNEL_ARGUMENTS)
     except PapermillExecutionError as exc:
         export_html(target)
         raise NotebookFailed(f"{name}.ipynb failed in cell {exc.cell_index} (execution count "

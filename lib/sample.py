@@ -79,3 +79,17 @@ def control_corpus(cfg) -> str | None:
                   "in your author's register (docs/corpus.md: the control author), or name the sample's explicitly",
                   UserWarning, stacklevel=2)
     return None
+
+
+def control_qa_file(cfg, corpus: str) -> str | None:
+    """The control's question-answer file: `control_qa_file`, except the sample control's pairs left at their
+    default beside another control corpus (they are his, about his essays): then none, with a warning."""
+    value = cfg.control_qa_file
+    if (not value or "control_qa_file" in cfg.given or same(corpus, CONTROL["control_corpus"])
+            or not same(value, CONTROL["control_qa_file"])):
+        return value or None
+    warnings.warn(f"control_qa_file: {value} holds the sample's control author's pairs, but control_corpus is "
+                  f"{corpus}; they are not used. Set control_qa_file to that author's own pairs, or null",
+                  UserWarning, stacklevel=2)
+    return None
+

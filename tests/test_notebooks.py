@@ -152,6 +152,12 @@ def test_all_four_notebooks_run_in_order_like_make_demo(four_notebooks):
         outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
         assert any("peak" in str(o.get("data", {})) or "tokens_per_second" in str(o.get("data", {}))
                    for o in outputs), "the resources table"
+    for stage in ("pretraining", "instruction"):   # the control author's stages: same code, his data, her steps
+        his = storage.read_json(run / f"control_{stage}" / "manifest.json")
+        assert his["author"] == "control" and his["matched_to"]["arm"] == stage
+        assert his["steps"] == his["matched_to"]["steps"] == FOUR_NOTEBOOKS["max_steps"]
+        assert his["data"]["processed_dir"].endswith("control") and his["data"]["corpus"].endswith(
+            "control/complete_corpus.txt")
     nb = nbformat.read(out / "03_instruct.ipynb", 4)
     assert "application/vnd.jupyter.widget-view+json" in nb.cells[-2].outputs[0]["data"], "the chat box"
     probe = run / "probe"

@@ -16,7 +16,7 @@ import hashlib
 import warnings
 from pathlib import Path
 
-from .. import storage
+from .. import sample, storage
 
 FILES = {"pretraining": ("pretraining_train.jsonl", "pretraining_val.jsonl"),
          "instruction": ("instruction_train.jsonl", "instruction_val.jsonl")}
@@ -54,7 +54,8 @@ def control_config(cfg, corpus: str | None = None):
     """The settings the control author's data is prepared with: the author's own (same chunking, split rule,
     pairs recipe, seed), on the control's corpus and question-answer file, written to `processed_dir/control`.
     `val_documents` name her documents, so his held-out documents are drawn by the same rule."""
-    return cfg.replace(corpus=corpus or cfg.control_corpus, qa_file=cfg.control_qa_file, val_documents=[],
+    corpus = corpus or cfg.control_corpus
+    return cfg.replace(corpus=corpus, qa_file=sample.control_qa_file(cfg, corpus), val_documents=[],
                        processed_dir=str(folder(cfg, CONTROL)))
 
 

@@ -65,11 +65,11 @@ def report(study) -> dict:
     if not study.has_control:
         return {"control": False}
     staged = stages(getattr(study.arms, "run", None))
-    found = {"control": True, "stages": [{k: v for k, v in r.items() if not k.startswith("_")} for r in staged],
+    found = {"control": True, "stages": staged,
              "corpora": [corpus(study, processed.AUTHOR), corpus(study, processed.CONTROL)],
              "register": register(study), "warnings": []}
     for row in staged:
-        if row["_apart"] is not None and row["_apart"] > TOKENS_APART:
+        if row["tokens, his / hers"] and abs(float(row["tokens, his / hers"]) - 1) > TOKENS_APART:
             found["warnings"].append(f"{row['stage']}: the control was trained on {row['tokens, his / hers']} times "
                                      f"her tokens (more than {TOKENS_APART:.0%} apart): his arm and hers differ in "
                                      "how much they learned as well as whom they learned")

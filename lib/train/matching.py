@@ -64,6 +64,5 @@ def table(run: Path) -> list[dict]:
         row["tokens, his / hers"] = "" if ratio is None else f"{ratio:.3f}"
         recorded = (found["his"] or {}).get("matched_to")
         row["matched to (his manifest)"] = describe(recorded) if isinstance(recorded, dict) else ""
-        row["_apart"] = None if ratio is None else abs(ratio - 1)
         rows.append(row)
     return rows
