@@ -1,28 +1,43 @@
-"""Does the study detect a real effect, and only a real one? The study run on a small language model whose
-truth is known, because the project made every effect itself.
+"""Does the study detect a real effect, and only a real one? The study's declared primaries run on a small
+language model whose truth is known, because the project made every effect itself (the control design).
 
 1. A population model (bench/population_model.py): the project's tokenizer recipe and a Llama-shaped model
-   pretrained on ../shared/corpora/population, a few authors held out.
-2. Arms of known truth, each trained from it with the project's own stages (`lib.data.prepare.run`, then
-   `lib.train.stage.train_stage`, the population model as `model`): author A at 25%, 100% and 300% of the
-   default number of stage-1 steps (0% is the base model); placebo B (another author, as many steps and
-   tokens as A at 100%); shuffled A (A's documents, words shuffled within sentences: A's vocabulary and
-   topics without A's syntax, as many steps); A's stage 2 on pairs from A's documents.
-3. The study's own measures (`lib.study`) on every arm: probes drafted by the project's drafting from A's
-   held-out documents, the generic side from the held-out population authors (never in pretraining).
-4. The known-truth table (printed, known_truth.json / .md, dose_response.png): each measure per arm with its
-   interval, whether it moves the right way with dose, and whether a placebo moves it (toward the author: a
-   false author effect) or leaves it flat.
-5. Calibration (bench/calibration.py) on pools of 500+ probes: pool.json keeps every probe's value per arm,
-   so the tables and calibration can be recomputed without a GPU against whatever statistics `lib.study` has
-   then (`--from_pool`); generations.jsonl.gz keeps every generated text, to score again.
+   (29M parameters) pretrained on ../shared/corpora/population; every writer with a role in either pair is
+   held out of it, with 20 other authors (the generic side, never a writer with a role).
+2. Per pair (`--pairs`): the author A, the control C (a register-mate, trained by the project's own control
+   path: `prepare.run_control`, `train_stage(control=True)`, matched to her steps) and the placebo P (a third
+   register-mate, nearest A by the same stylometric rule, tuned in A's place and compared against C as A is).
+   `default`: Schopenhauer (A), Chesterton (C); `population`: the nearest essay-like pair of the population by
+   Burrows' Delta (Huxley and Elgin on the corpora of 2026-12), the placebo the writer nearest A after C.
+3. Per (pair, seed) (bench/known_truth_control.py): A at 25/100/300% of the default stage-1 steps with C matched
+   at each dose, stage 2 on A25/A100 and their controls, P at 100% with its stage 2; the study's own measures
+   (loss on her and the control's held-out documents, the two-author verifier on continuations and answers);
+   the checks on the whole pool and on draws of the study's default sizes. One folder each: report.json,
+   checks.json, pool.json.gz (recompute without a GPU), log.txt.
+4. The combined table (bench/known_truth_combine.py; combined.md / .json): every declared primary with its
+   dose-response, placebo false-positive rate, power at the 25% dose, coverage and verdict; a primary that
+   fails leaves the headline, one this bench cannot measure (claims 2 and 4: a chat model) says why.
 
-    python bench/known_truth.py --out DIR                      # on a GPU (about 8 minutes on an H100)
-    python bench/known_truth.py --smoke --out DIR              # CPU, a few thousand tokens, a few steps
-    python bench/known_truth.py --from_pool RUN_DIR --out DIR  # a finished run's tables, today's statistics
+    python bench/known_truth.py --pairs default,population --seeds 0,1 --out DIR   # a GPU
+    python bench/known_truth.py --smoke --pairs default,population --seeds 0 --out DIR  # CPU, minutes
+    python bench/known_truth.py --combine DIR/default-seed0 DIR/population-seed1 ... --out DIR2
+    python bench/known_truth.py --from_pool RUN_DIR --out DIR  # an old-design run's tables, today's statistics
 
-Measures that need a chat model (instruction compliance, new-context stance, voice override, the DigiDan
-test, domination's answers beside passages) are not run: the population model was never chat-tuned.
+On the lent H200, two calls of at most 10 minutes (each (pair, seed) of a call runs as its own process, at
+once: the 29M model leaves the GPU mostly idle). Before them, here: `bash bench/carry.sh` (wheels and the
+Schopenhauer essays under .carry/), then `cp -r ../shared/corpora/chesterton .carry/corpora/` and
+`tar -C ../shared/corpora -cJf .carry/corpora/population.tar.xz population`. Then:
+
+    call 1: python3 bench/install_missing.py .carry/wheels /tmp/site && PYTHONPATH=/tmp/site timeout 590 \
+        python3 bench/known_truth.py --pairs default --seeds 0,1 --shared .carry/corpora \
+        --population .carry/corpora/population.tar.xz --budget 570 --out $OUT/truth --work /tmp
+    call 2: the same with --pairs population
+    then here: python bench/known_truth.py --combine DIR1/truth/default-seed* DIR2/truth/population-seed* --out DIR
+
+with carry [".carry"]. Predicted (from bench/results/known_truth_h100, 2026-11-25 on an H100): population
+model ~100 s (60 s of pretraining, cleaning, tokenizing); per (pair, seed) 14 trainings ~230 s (90 default
+steps: 0.1 s a step and ~8 s of loading per stage), study and losses ~60 s, continuations and answers of five
+stage-2 arms ~40 s, checks ~30 s: ~360 s, two at once ~450 s: ~9 minutes a call, 18 device minutes in all.
 """
 
 from __future__ import annotations
@@ -32,8 +47,6 @@ import datetime
 import gzip
 import json
 import os
-import random
-import re
 import sys
 import tempfile
 import time
@@ -44,6 +57,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import calibration  # noqa: E402
+import known_truth_combine as combiner  # noqa: E402
+import known_truth_control as control  # noqa: E402
 import known_truth_study as truth  # noqa: E402
 import known_truth_tables as tables  # noqa: E402
 import population_model  # noqa: E402
@@ -87,27 +102,6 @@ def sections(text: str, words: int = SECTION_WORDS) -> list[str]:
     return out
 
 
-def shuffle_words(text: str, rng: random.Random) -> str:
-    """Words shuffled within each sentence (paragraphs kept): the vocabulary stays, the syntax goes."""
-    paragraphs = []
-    for paragraph in text.split("\n\n"):
-        sentences = []
-        for sentence in re.split(r"(?<=[.!?])\s+", paragraph.strip()):
-            words = sentence.split()
-            rng.shuffle(words)
-            sentences.append(" ".join(words))
-        paragraphs.append(" ".join(sentences))
-    return "\n\n".join(paragraphs)
-
-
-def write_corpus(docs: dict[str, str], path: Path, category: str) -> Path:
-    """One concatenated corpus file (the project's `=== DOCUMENT ===` format)."""
-    from lib import storage
-
-    return storage.write_text(path, "".join(f"=== DOCUMENT: [{category}] {name} ===\n{text.strip()}\n\n"
-                                            for name, text in docs.items()))
-
-
 def stage_settings(model: Path, smoke: bool, seed: int) -> dict:
     """The project's defaults (config.yaml), with what a 29M-parameter model without 4-bit needs changed."""
     settings = dict(model=str(model), load_in_4bit=False, use_unsloth=False, torch_compile=False,
@@ -120,137 +114,169 @@ def stage_settings(model: Path, smoke: bool, seed: int) -> dict:
     return settings
 
 
-def train(cfg, stage: str = "pretraining", **changes) -> dict:
-    """One stage through the project's own code; what its manifest says about it."""
-    import torch
-
-    from lib import storage
-    from lib.train import stage as stage_mod
-
-    cfg = cfg.replace(**changes)
-    result = stage_mod.train_stage(cfg, stage, progress=False)
-    manifest = storage.read_json(result.folder / "manifest.json")
-    del result
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
-    return {"run": cfg.run_name, "stage": stage, "steps": manifest["steps"], "tokens": manifest["resources"]["tokens"],
-            "seconds": manifest["resources"]["training_seconds"], "final": manifest["final"],
-            "train_rows": manifest["data"]["train rows"]}
-
-
-def train_arms(model: Path, work: Path, author_a: dict, author_b: dict, smoke: bool, seed: int) -> tuple:
-    """Prepare the three corpora and train every arm; return the study's settings, adapters and a summary."""
-    from lib import config
-    from lib.data import prepare
-
-    corpora = work / "corpora"
-    files = {"A": write_corpus(author_a, corpora / "A.txt", "A"), "B": write_corpus(author_b, corpora / "B.txt", "B")}
-    base = config.load_config(ROOT / "config.yaml", **stage_settings(model, smoke, seed)).replace(
-        qa_file=None)  # the sample author's question file is not A's (a None override would keep it)
-    cfgs = {name: base.replace(corpus=str(path), processed_dir=str(work / "processed" / name))
-            for name, path in files.items()}
-    held = prepare.run(cfgs["A"], mode="both", verbose=False)["documents"]["validation"]
-    rng = random.Random(seed)
-    files["shufA"] = write_corpus({n: shuffle_words(t, rng) for n, t in author_a.items()}, corpora / "shufA.txt", "A")
-    cfgs["shufA"] = base.replace(corpus=str(files["shufA"]), processed_dir=str(work / "processed" / "shufA"),
-                                 val_documents=held)
-    for name in ("B", "shufA"):
-        prepare.run(cfgs[name], mode="pretraining", verbose=False)
-    runs = [train(cfgs["A"], run_name="A100")]
-    default = runs[0]["steps"]
-    runs.append(train(cfgs["A"], "instruction", run_name="A100"))
-    runs += [train(cfgs["A"], run_name="A25", max_steps=max(1, round(default / 4))),
-             train(cfgs["A"], run_name="A300", max_steps=3 * default),
-             train(cfgs["B"], run_name="B", max_steps=default),
-             train(cfgs["shufA"], run_name="shufA", max_steps=default)]
-    outputs = Path(os.environ["P4_OUTPUTS"])
-    adapters = {"A25": outputs / "A25/pretraining/adapter", "A100": outputs / "A100/pretraining/adapter",
-                "A300": outputs / "A300/pretraining/adapter", "B": outputs / "B/pretraining/adapter",
-                "shufA": outputs / "shufA/pretraining/adapter", "A100+s2": outputs / "A100/instruction/adapter"}
-    return cfgs["A"], adapters, {"default_steps": default, "held_out_documents": held, "runs": runs}
-
-
 def device_name() -> str:
     import torch
 
     return torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU"
 
 
-def main(argv: list[str] | None = None) -> dict:
+def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--author_a", default=str(SHARED / "schopenhauer"))
-    parser.add_argument("--author_b", default=str(SHARED / "chesterton"))
-    parser.add_argument("--headings_a", default=SCHOPENHAUER_HEADINGS,
-                        help="regex of A's heading lines that start a document; 'none': sections of ~3000 words")
-    parser.add_argument("--headings_b", default=CHESTERTON_HEADINGS)
+    parser.add_argument("--pairs", default="default", help="comma-separated: default, population")
+    parser.add_argument("--seeds", default="0", help="comma-separated seeds of the arms (split, LoRA, data order)")
+    parser.add_argument("--combine", nargs="+", default=None, metavar="DIR",
+                        help="finished (pair, seed) folders: write the combined per-primary table to --out")
     parser.add_argument("--population", default=str(SHARED / "population"), help="the folder, or a .tar.xz of it")
-    parser.add_argument("--out", required=True, help="tables, JSON and figures (nothing trained goes here)")
+    parser.add_argument("--shared", default=str(SHARED), help="the corpora folder (schopenhauer, chesterton, ...)")
+    parser.add_argument("--out", required=True, help="tables, JSON and pools (nothing trained goes here)")
     parser.add_argument("--work", default=None, help="where models are trained (default: a new temporary folder)")
-    parser.add_argument("--pretrain_seconds", type=float, default=100)
+    parser.add_argument("--pretrain_seconds", type=float, default=60)
     parser.add_argument("--held_out_authors", type=int, default=20)
     parser.add_argument("--draws", type=int, default=200)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--jobs", type=int, default=0, help="(pair, seed) runs at once (0: all on a GPU, 1 on CPU)")
+    parser.add_argument("--budget", type=float, default=0, help="seconds for everything; runs still going are "
+                        "stopped in time to combine what finished (0: no limit)")
     parser.add_argument("--smoke", action="store_true", help="CPU check: a few thousand tokens, a few steps")
-    parser.add_argument("--from_pool", default=None, help="a finished run's folder: recompute its table, verdicts "
+    parser.add_argument("--from_pool", default=None, help="a finished old-design run's folder: recompute its table "
                         "and calibration from pool.json with the statistics lib has now (nothing is trained)")
-    args = parser.parse_args(argv)
-    from lib import storage
+    parser.add_argument("--one", default=None, help=argparse.SUPPRESS)      # a child: one pair ...
+    parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)  # ... one seed
+    parser.add_argument("--model", default=None, help=argparse.SUPPRESS)    # ... on this population model
+    parser.add_argument("--generic", default=None, help=argparse.SUPPRESS)  # ... with this generic side
+    return parser.parse_args(argv)
 
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse(argv)
     out = Path(args.out)
-    if (out / "known_truth.json").exists():
-        raise SystemExit(f"known_truth: {out}/known_truth.json exists; choose another --out (results are never "
-                         "overwritten)")
+    if args.combine:
+        return combiner.write([Path(d) for d in args.combine], out)
+    if args.one:
+        return run_one(args)
+    for name in ("known_truth.json", "combined.json"):
+        if (out / name).exists():
+            raise SystemExit(f"known_truth: {out}/{name} exists; choose another --out (results are never "
+                             "overwritten)")
     if args.from_pool:
         return from_pool(Path(args.from_pool), out, args)
+    return run_all(args, argv)
+
+
+def run_all(args, argv: list[str] | None) -> dict:
+    """The population model once (every writer with a role in either pair held out of it), then each
+    (pair, seed) in a process of its own (at once on a GPU: a 29M model leaves it mostly idle), then the
+    combined table of the folders that finished."""
+    import torch
+
+    from lib import storage
+
+    started = time.time()
+    names, seeds = args.pairs.split(","), [int(s) for s in args.seeds.split(",")]
+    shared = Path(args.shared)
+    roles = {n: control.pair_writers(n, shared) for n in ("default", "population")}
+    hold = control.population_writers(list(roles.values()), shared)
     work = Path(tempfile.mkdtemp(prefix="known-truth-", dir=args.work))
-    os.environ["P4_OUTPUTS"] = str(work / "outputs")
-    started, timings = time.time(), {}
+    root = population_model.unpack(Path(args.population), work)
+    model, pretrained, generic = population_model.build(
+        root, work, smoke=args.smoke, seconds=3 if args.smoke else args.pretrain_seconds,
+        held_out_authors=3 if args.smoke else args.held_out_authors, seed=0, hold=frozenset(hold),
+        workers=2 if args.smoke else min(16, os.cpu_count() or 1), vocab=1024 if args.smoke else 8192)
+    generic = {k: v for k, v in generic.items() if k not in hold}   # no writer with a role on the generic side
+    storage.write_json(work / "generic.json", generic)
+    storage.write_json(out_path(args) / "population_model.json", truth.plain(
+        {"population_model": pretrained, "held_out_with_a_role": sorted(hold), "seconds": round(time.time() - started),
+         "command": "python bench/known_truth.py " + " ".join(argv if argv is not None else sys.argv[1:])}))
+    print(f"[{time.time() - started:6.0f} s] population model done (held out with a role: {sorted(hold)})", flush=True)
+    jobs = args.jobs or (len(names) * len(seeds) if torch.cuda.is_available() else 1)
+    folders = children(args, names, seeds, model, work, jobs, started)
+    return combiner.write(folders, out_path(args))
+
+
+def out_path(args) -> Path:
+    return Path(args.out)
+
+
+def children(args, names: list[str], seeds: list[int], model: Path, work: Path, jobs: int, started: float) -> list:
+    """Each (pair, seed) in its own process, `jobs` at a time, each stopped where the budget ends."""
+    import subprocess
+
+    pending = [(n, s) for n in names for s in seeds]
+    running, folders = [], []
+    while pending or running:
+        while pending and len(running) < jobs:
+            name, seed = pending.pop(0)
+            folder = out_path(args) / f"{name}-seed{seed}"
+            folder.mkdir(parents=True, exist_ok=True)
+            command = [sys.executable, str(Path(__file__).resolve()), "--one", name, "--seed", str(seed),
+                       "--model", str(model), "--generic", str(work / "generic.json"), "--out", str(folder),
+                       "--work", str(work), "--shared", args.shared, "--draws", str(args.draws)]
+            log = open(folder / "log.txt", "w")
+            running.append((subprocess.Popen(command + (["--smoke"] if args.smoke else []), stdout=log,
+                                             stderr=subprocess.STDOUT, cwd=ROOT), log, folder))
+            folders.append(folder)
+        time.sleep(1)
+        for entry in list(running):
+            proc, log, folder = entry
+            late = args.budget and time.time() - started > args.budget - 20
+            if late and proc.poll() is None:
+                proc.kill()
+                print(f"known_truth: {folder.name} stopped at the budget ({args.budget:.0f} s)", flush=True)
+            if proc.poll() is not None:
+                log.close()
+                running.remove(entry)
+                print(f"[{time.time() - started:6.0f} s] {folder.name} ended (exit {proc.returncode})", flush=True)
+    return folders
+
+
+def run_one(args) -> dict:
+    """One (pair, seed): writers, arms, study, measures, pool and checks, written into --out as they come."""
+    from lib import config, storage
+
+    out, started, timings = Path(args.out), time.time(), {}
 
     def lap(name: str) -> None:
         timings[name] = round(time.time() - started - sum(timings.values()), 1)
         print(f"[{time.time() - started:6.0f} s] {name} done", flush=True)
 
-    headings = [None if h.lower() == "none" else h for h in (args.headings_a, args.headings_b)]
-    author_a = author_documents(Path(args.author_a), headings[0], args.smoke)
-    author_b = author_documents(Path(args.author_b), headings[1], args.smoke)
-    root = population_model.unpack(Path(args.population), work)
-    model, pretrained, generic = population_model.build(
-        root, work, smoke=args.smoke, seconds=3 if args.smoke else args.pretrain_seconds,
-        held_out_authors=3 if args.smoke else args.held_out_authors, seed=args.seed,
-        workers=2 if args.smoke else min(16, os.cpu_count() or 1), vocab=1024 if args.smoke else 8192)
-    lap("population model")
-    storage.write_json(out / "known_truth.json", truth.plain({"complete": False, "population_model": pretrained}))
-    cfg, adapters, arms = train_arms(model, work, author_a, author_b, args.smoke, args.seed)
+    work = Path(tempfile.mkdtemp(prefix=f"{args.one}-seed{args.seed}-", dir=args.work))
+    os.environ["P4_OUTPUTS"] = str(work / "outputs")
+    pair = control.load_documents(control.pair_writers(args.one, Path(args.shared)), args.smoke, Path(args.shared))
+    generic = json.loads(Path(args.generic).read_text())
+    base = config.load_config(ROOT / "config.yaml", **stage_settings(Path(args.model), args.smoke, args.seed)).replace(
+        qa_file=None, control_qa_file=None)  # the sample's question files are not these writers' (None overrides)
+    report = {"pair": args.one, "seed": args.seed, "writers": pair.writers, "delta": pair.delta,
+              "documents": {r: len(d) for r, d in pair.documents.items()}, "device": device_name(),
+              "date": datetime.date.today().isoformat()}
+    cfg, adapters, arms = control.train_arms(base, work, pair)
+    report["arms"] = arms
     lap("arms trained")
-    study, pools = truth.open_study(cfg, adapters, work, generic, args.smoke)
+    study, pools = control.open_study(cfg, adapters, work, generic, args.smoke)
+    report |= {"verifier": study.verifier.quality.rows() if study.verifier and study.verifier.quality else None,
+               "pools": {k: len(v) for k, v in pools.items() if k != "defaults"}, "defaults": pools["defaults"]}
     lap("study fitted")
-    report = {"date": datetime.date.today().isoformat(), "device": device_name(),
-              "command": "python bench/known_truth.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-              "authors": {"A": args.author_a, "B": args.author_b, "A documents": len(author_a),
-                          "B documents": len(author_b)}, "population_model": pretrained, "arms": arms}
-    measures = []
-    for part in truth.PARTS:  # everything written after each part: a run cut short keeps what it measured
-        measures += truth.measure_pools(study, pools, part)
-        lap(f"measures: {part}")
-        if part != "losses":
-            report = write(out, report, study, measures, pools, args, timings, complete=part == truth.PARTS[-1])
-            lap(f"tables and calibration after {part}")
+    measures = control.clean(control.measure_losses(study, pools))
+    lap("losses")
+    storage.write_json(out / "report.json", truth.plain(report | {"timings": timings, "complete": False}))
+    measures += control.clean(control.measure_voice(study, pools))
+    lap("verifier measures")
+    write_pool(out, measures, pools)
+    resamples = study.cfg.bootstrap_samples
+    found = control.checks(measures, pools["defaults"], args.draws, resamples, args.seed)
+    report["index"] = control.index_rows(measures, resamples, args.seed)
+    lap("checks")
+    storage.write_json(out / "report.json", truth.plain(report | {"timings": timings, "complete": True}))
+    storage.write_json(out / "checks.json", truth.plain({"pair": args.one, "seed": args.seed, "writers": pair.writers,
+                                                         "device": report["device"], "checks": found}))
     return report
 
 
-def write(out: Path, report: dict, study, measures: list, pools: dict, args, timings: dict, complete: bool) -> dict:
-    """The known-truth table, the pool, the calibration, the markdown and the figure, as measured so far; every
-    generated text (generations.jsonl.gz), so that the texts can be scored again without a GPU."""
-    from lib import storage
-
-    report = {**report, **truth.known_truth(study, measures, pools), "complete": complete, "timings": timings,
-              "statistics": statistics()}
-    pool = truth.pool_json(measures, pools)
-    storage.write_json(out / "pool.json", truth.plain(pool))
-    with storage.atomic_path(out / "generations.jsonl.gz") as tmp, gzip.open(tmp, "wt", encoding="utf-8") as fh:
-        fh.writelines(json.dumps({k: r[k] for k in ("arm", "probe", "id", "prompt", "answer")}, ensure_ascii=False,
-                                 default=str) + "\n" for r in study.arms.records)
-    return publish(out, report, pool, args, study.cfg.bootstrap_samples, echo=complete)
+def write_pool(out: Path, measures: list, pools: dict) -> None:
+    """Every unit's value per arm (gzip): the checks can be recomputed from it without a GPU."""
+    entries = [{"claim": m.claim, "name": m.name, "unit": m.unit, "kind": m.kind, "direction": m.direction,
+                "cannot_show": m.cannot_show, "default_size": pools["defaults"].get(m.name), "values": m.values,
+                "clusters": m.clusters, "bounds": m.bounds} for m in measures]
+    data = json.dumps(truth.plain({"measures": entries}), ensure_ascii=False).encode()
+    (out / "pool.json.gz").write_bytes(gzip.compress(data))
 
 
 def publish(out: Path, report: dict, pool: dict, args, resamples: int, echo: bool) -> dict:

@@ -72,18 +72,19 @@ def clean_books(root: Path, files: list[str], workers: int) -> dict[str, tuple[s
         return dict(zip(files, pool.map(clean_book, [str(root / f) for f in files], chunksize=4)))
 
 
-def choose_held_out(books: list[dict], n_authors: int, seed: int) -> list[str]:
-    """Authors kept out of pretraining (one person each: no 'Various' or 'Anonymous')."""
+def choose_held_out(books: list[dict], n_authors: int, seed: int, hold: frozenset[str] = frozenset()) -> list[str]:
+    """Authors kept out of pretraining (one person each: no 'Various' or 'Anonymous'), and every author in `hold`
+    (writers the experiment tunes on: a model that pretrained on them would know them before tuning)."""
     authors = sorted({b["author"] for b in books if not b["author"].lower().startswith(NOT_ONE_AUTHOR)})
     random.Random(seed).shuffle(authors)
-    return sorted(authors[:n_authors])
+    return sorted(set(authors[:n_authors]) | set(hold))
 
 
 def population(root: Path, held_out_authors: int, seed: int, workers: int, max_books: int | None = None,
-               max_chars: int | None = None) -> dict:
+               max_chars: int | None = None, hold: frozenset[str] = frozenset()) -> dict:
     """Pretraining texts, and the held-out authors' texts, cleaned; with the books decoded as Latin-1."""
     books = json.loads((root / "MANIFEST.json").read_text())
-    held = set(choose_held_out(books, held_out_authors, seed))
+    held = set(choose_held_out(books, held_out_authors, seed, hold))
     if max_books:  # smoke: one book of each held-out author and a few others
         first = {b["author"]: b for b in reversed(books) if b["author"] in held}
         books = list(first.values()) + [b for b in books if b["author"] not in held][:max_books]
@@ -181,16 +182,18 @@ def held_out_loss(model, tokenizer, generic: dict[str, list[str]], words: int) -
 
 
 def build(root: Path, work: Path, *, smoke: bool, seconds: float, held_out_authors: int, seed: int,
-          workers: int, vocab: int) -> tuple[Path, dict, dict[str, list[str]]]:
+          workers: int, vocab: int, hold: frozenset[str] = frozenset()) -> tuple[Path, dict, dict[str, list[str]]]:
     """Clean the population, train the tokenizer and the model, save it as a model folder; return the folder,
-    the report (sizes, held-out loss, greedy samples) and the held-out authors' texts."""
+    the report (sizes, held-out loss, greedy samples) and the held-out authors' texts. `hold`: authors kept out
+    of pretraining besides the `held_out_authors` drawn at random."""
     import torch
 
     from lib import generation, tiny
 
     timings = {}
     began = time.time()
-    pop = population(root, held_out_authors, seed, workers, **({"max_books": 6, "max_chars": 40_000} if smoke else {}))
+    pop = population(root, held_out_authors, seed, workers, hold=frozenset(hold),
+                     **({"max_books": 6, "max_chars": 40_000} if smoke else {}))
     timings["clean_s"] = round(time.time() - began, 1)
     began = time.time()
     tokenizer = tiny.train_tokenizer([t[:100_000] for t in pop["train"]], vocab)

@@ -16,17 +16,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import calibration  # noqa: E402
 import known_truth  # noqa: E402
+import known_truth_control as control  # noqa: E402
 import known_truth_study as truth  # noqa: E402
-
-
-def test_shuffling_keeps_every_sentence_s_words_and_loses_their_order():
-    text = ("The will is the thing in itself, and the intellect is its servant in every living being. It sees.\n\n"
-            "Reading is thinking with another man's head instead of with one's own, as everybody knows.")
-    mixed = known_truth.shuffle_words(text, random.Random(0))
-    assert mixed.count("\n\n") == 1, "paragraphs stay"
-    for before, after in zip(text.split("\n\n"), mixed.split("\n\n")):
-        assert Counter(before.split()) == Counter(after.split()), "the same words, sentence by sentence"
-    assert mixed != text and mixed.split("\n\n")[1].split()[:4] != text.split("\n\n")[1].split()[:4]
 
 
 def test_a_book_without_headings_is_cut_into_documents_at_paragraphs():
@@ -105,40 +96,86 @@ def test_calibration_measures_coverage_false_positives_and_power_where_the_truth
     assert shifted["placebo"]["B"]["pool_contrast"] == pytest.approx(0.6, abs=0.1), "the pool's own contrast"
 
 
+def folder(tmp_path, name: str, seed: int, checks: list[dict]):
+    """A finished (pair, seed) folder holding only its checks."""
+    path = tmp_path / f"{name}-seed{seed}"
+    path.mkdir()
+    (path / "checks.json").write_text(json.dumps({"pair": name, "seed": seed, "device": "test", "checks": checks,
+                                                  "writers": {"A": "a", "C": "c", "P": "p"}}))
+    return path
+
+
+def centred(values: list[float]) -> list[float]:
+    mean = sum(values) / len(values)
+    return [v - mean for v in values]
+
+
+def simulated_check(reading, effect: float, placebo_shift: float, seed: int) -> dict:
+    """A reading checked on a simulated pool whose truth is known exactly: per window, her arm at dose d is
+    below its control by effect * d/100, the placebo below the control by `placebo_shift`, plus document-level
+    and window-level noise centred on the pool (so the pool's own contrasts are exactly those); the study's own
+    statistics do the rest (known_truth_control.check)."""
+    from lib.study.measures import MEAN, Measure
+
+    rng = random.Random(seed)
+    names = [f"d{i}" for i in range(16)]
+    docs = [d for d in names for _ in range(6)]                     # 16 documents of 6 windows each
+
+    def noise() -> list[float]:
+        level = dict(zip(names, centred([rng.gauss(0, 0.05) for _ in names])))
+        return [level[d] + w for d, w in zip(docs, centred([rng.gauss(0, 0.05) for _ in docs]))]
+
+    base = [4.0 + v for v in noise()]
+    arms = {}
+    for dose, a, c in reading.doses:
+        arms[c] = [b + n for b, n in zip(base, noise())]
+        arms[a] = [v - effect * dose / 100 + n for v, n in zip(arms[c], noise())]
+    arms[reading.placebo[0]] = [v - placebo_shift + n for v, n in zip(arms[reading.placebo[1]], noise())]
+    measure = Measure("1", reading.measures[0], "window", MEAN, "", "", values=arms, clusters=docs)
+    return control.check(reading, {measure.name: measure}, {measure.name: 8}, draws=60, resamples=500, seed=seed)
+
+
+def test_the_combiner_keeps_a_primary_with_a_real_effect_and_drops_one_whose_placebo_moves(tmp_path):
+    import known_truth_combine as combine
+
+    reading = control.READINGS[0]
+    assert reading.name == "loss on held-out author text: stage 1 - control stage 1" and reading.sign == -1
+    good = [folder(tmp_path, "good", s, [simulated_check(reading, 0.4, 0.0, s)]) for s in (0, 1)]
+    found = combine.combine(good, primaries=[reading.name, "instruction compliance: stage 1 + 2 - base"])
+    row, untested = found["primaries"]
+    assert row["verdict"] == "passes", row
+    assert row["placebo_rate"] <= 0.05 and row["power_25"] >= 0.8 and row["dose_response"] == "2/2 folders"
+    assert untested["verdict"] == "not tested" and "chat model" in untested["reason"]
+    bad = [folder(tmp_path, "bad", s, [simulated_check(reading, 0.4, 0.2, s)]) for s in (0, 1)]
+    row = combine.combine(bad, primaries=[reading.name])["primaries"][0]
+    assert row["verdict"] == "leaves the headline" and "placebo is called hers" in row["reason"], row
+    assert row["placebo_rate"] > 0.5
+    assert "Leaves the headline: " + reading.name in combine.markdown(combine.combine(bad, primaries=[reading.name]))
+
+
 @pytest.mark.slow
 @needs_shared
-def test_the_known_truth_experiment_runs_end_to_end_on_cpu(tmp_path):
+def test_the_control_design_runs_end_to_end_on_cpu_and_every_primary_gets_a_verdict(tmp_path):
+    from lib import config
+
     out = tmp_path / "out"
-    done = subprocess.run([sys.executable, str(ROOT / "bench" / "known_truth.py"), "--smoke", "--out", str(out),
-                           "--work", str(tmp_path), "--draws", "10"], cwd=ROOT, capture_output=True, text=True,
-                          timeout=900)
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "known_truth.py"), "--smoke", "--pairs", "default",
+                           "--seeds", "0", "--out", str(out), "--work", str(tmp_path), "--draws", "4"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=1200)
     assert done.returncode == 0, done.stderr[-3000:]
-    report = json.loads((out / "known_truth.json").read_text())
-    assert report["complete"] and (out / "dose_response.png").stat().st_size > 0
-    pretrained = report["population_model"]["pretraining"]
-    assert pretrained["train_loss_last_50"] < pretrained["first_loss"], "pretraining lowered the loss"
-    steps = {(r["run"], r["stage"]): r["steps"] for r in report["arms"]["runs"]}
+    report = json.loads((out / "default-seed0" / "report.json").read_text())
+    assert report["complete"] and report["writers"]["A"] == "Arthur Schopenhauer"
+    runs = {r["arm"]: r for r in report["arms"]["runs"]}
     default = report["arms"]["default_steps"]
-    assert steps[("A25", "pretraining")] == max(1, round(default / 4)) and steps[("A300", "pretraining")] == 3 * default
-    assert steps[("B", "pretraining")] == steps[("shufA", "pretraining")] == default
-    assert ("A100", "instruction") in steps
-    measures = {v["measure"] for v in report["verdicts"]}
-    assert {"loss on held-out author text", "loss on general text", "answers called the author's",
-            "continuations called the author's"} <= measures
-    assert {(r["measure"], r["arm"]) for r in report["table"]} == {(m, a) for m in measures for a in truth.ARMS}
-    result = json.loads((out / "calibration.json").read_text())
-    assert result["draws"] == 10 and all(set(m["placebo"]) == {"B", "shufA"} for m in result["measures"]
-                                         if m["measure"].startswith("loss"))
-    with gzip.open(out / "generations.jsonl.gz", "rt") as fh:
-        arms = {json.loads(line)["arm"] for line in fh}
-    assert arms == set(truth.ARMS), "every arm's texts kept for scoring again"
-    again = tmp_path / "again"
-    redone = subprocess.run([sys.executable, str(ROOT / "bench" / "known_truth.py"), "--from_pool", str(out),
-                             "--out", str(again), "--draws", "10"], cwd=ROOT, capture_output=True, text=True,
-                            timeout=300)
-    assert redone.returncode == 0, redone.stderr[-3000:]
-    recomputed = json.loads((again / "known_truth.json").read_text())
-    assert [r["mean"] for r in recomputed["table"]] == [r["mean"] for r in report["table"]], "same values, same sets"
-    refused = subprocess.run([sys.executable, str(ROOT / "bench" / "known_truth.py"), "--from_pool", str(out),
-                              "--out", str(again)], cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert refused.returncode != 0 and "never overwritten" in refused.stderr
+    for arm, steps in {"A25": max(1, round(default / 4)), "A100": default, "A300": 3 * default}.items():
+        assert runs[arm]["steps"] == steps and runs["C" + arm[1:]]["steps"] == steps, "the control matched to her"
+        assert runs["C" + arm[1:]]["control"] and runs["C" + arm[1:]]["matched_to"]
+    assert runs["P100"]["steps"] == default and runs["P100+s2"]["steps"] == runs["A100+s2"]["steps"]
+    held = json.loads((out / "population_model.json").read_text())["held_out_with_a_role"]
+    assert report["writers"]["P"] in held, "the placebo never pretrained on"
+    combined = json.loads((out / "combined.json").read_text())
+    declared = config.load_config(ROOT / "config.yaml").primary_contrasts
+    assert [r["primary"] for r in combined["primaries"]] == list(declared)
+    assert all(r["verdict"] in ("passes", "leaves the headline", "not tested") and r["reason"]
+               for r in combined["primaries"])
+    assert (out / "combined.md").read_text().count("|") > 20
