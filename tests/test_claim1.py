@@ -317,7 +317,7 @@ def known_truth_pool(gains: dict[str, dict[str, float]], documents: int = 16) ->
 def test_the_known_truth_decision_fails_the_interaction_on_a_placebo_and_passes_her_text_alone():
     import sys
 
-    sys.path.insert(0, str(ROOT / "bench"))
+    sys.path.insert(0, str(ROOT / "bench" / "validation"))
     import claim1_placebo
 
     register = 0.02

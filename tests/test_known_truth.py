@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import ROOT, needs_shared
 
-sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT / "bench" / "validation"))
 
 import calibration  # noqa: E402
 import known_truth  # noqa: E402
