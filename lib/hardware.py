@@ -26,7 +26,7 @@ class Profile:
     decode_slots: int = 64         # most answers decoding together (lib/decoding.py); free memory may allow fewer
 
 
-# Chosen from bench/train_matrix.py on an H200 (2026-11-24, Llama-3.2-3B shape; docs/performance.md).
+# Chosen from bench/speed/train_matrix.py on an H200 (2026-11-24, Llama-3.2-3B shape; docs/performance.md).
 PROFILES = {
     "t4": Profile("t4", 4, True, "16 GB, no bf16: fp16, 4-bit, 4 sequences per step (~6 GiB at 2048)", "fp16", True,
                   compile=True, decode_slots=128),
@@ -168,7 +168,7 @@ def generation_slots(model, width: int, wanted: int) -> int:
     room left for a prefill; never more than `wanted`.
 
     Decoding reads the weights once per step whatever the batch, so answers per second grow with the rows
-    until the cache reads dominate; the profiles' numbers come from bench/probe_study.py's sweep."""
+    until the cache reads dominate; the profiles' numbers come from bench/speed/probe_study.py's sweep."""
     import torch
 
     from .decoding import PREFILL_TOKENS, base_model, kv_bytes_per_token

@@ -106,7 +106,7 @@ def build(out: Path) -> None:
 def new_model(tokenizer, shape: dict, seed: int = 0, max_positions: int = 131072):
     """A randomly initialised Llama of `shape` (hidden_size, layers, heads, ...) wired to a tokenizer of this
     recipe: its special tokens as BOS, EOS and pad, tied embeddings, Llama-3.2's rope settings. The tiny
-    model is one; a small model pretrained on real text (bench/population_model.py) is another."""
+    model is one; a small model pretrained on real text (bench/validation/population_model.py) is another."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 

@@ -298,7 +298,7 @@ def test_the_match_reports_tokens_documents_and_register_and_warns_when_far(tmp_
 # --- the known-truth decision between the readings -------------------------------------------------------------
 
 def known_truth_pool(gains: dict[str, dict[str, float]], documents: int = 16) -> dict:
-    """A pool like bench/known_truth.py's: every arm's loss on each window of her and his held-out documents."""
+    """A pool like bench/validation/known_truth.py's: every arm's loss on each window of her and his held-out documents."""
     rng = random.Random(11)
     entries = []
     for name, whose in ((cl.HER, "her"), (cl.HIS, "his")):
@@ -315,10 +315,7 @@ def known_truth_pool(gains: dict[str, dict[str, float]], documents: int = 16) ->
 
 
 def test_the_known_truth_decision_fails_the_interaction_on_a_placebo_and_passes_her_text_alone():
-    import sys
-
-    sys.path.insert(0, str(ROOT / "bench" / "validation"))
-    import claim1_placebo
+    from bench.validation import claim1_placebo
 
     register = 0.02
     pool = known_truth_pool({"A25": {"her": register / 2 + 0.02, "his": register / 2},

@@ -1,5 +1,5 @@
-"""The known-truth experiment (bench/known_truth.py): its pieces on inputs whose answer is known, and the whole
-script end to end on CPU in its --smoke setting (a few thousand tokens, a few steps), so that it cannot rot."""
+"""The known-truth experiment (bench/validation/known_truth.py): its pieces on inputs whose answer is known, and the
+whole script end to end on CPU in its --smoke setting (a few thousand tokens, a few steps), so that it cannot rot."""
 
 import gzip
 import json
@@ -10,13 +10,10 @@ from collections import Counter
 
 import pytest
 
+from bench.validation import calibration, known_truth
+from bench.validation import known_truth_study as truth
 from tests.conftest import ROOT, needs_shared
 
-sys.path.insert(0, str(ROOT / "bench" / "validation"))
-
-import calibration  # noqa: E402
-import known_truth  # noqa: E402
-import known_truth_study as truth  # noqa: E402
 
 
 def test_shuffling_keeps_every_sentence_s_words_and_loses_their_order():
@@ -109,7 +106,7 @@ def test_calibration_measures_coverage_false_positives_and_power_where_the_truth
 @needs_shared
 def test_the_known_truth_experiment_runs_end_to_end_on_cpu(tmp_path):
     out = tmp_path / "out"
-    done = subprocess.run([sys.executable, str(ROOT / "bench" / "known_truth.py"), "--smoke", "--out", str(out),
+    done = subprocess.run([sys.executable, "-m", "bench.validation.known_truth", "--smoke", "--out", str(out),
                            "--work", str(tmp_path), "--draws", "10"], cwd=ROOT, capture_output=True, text=True,
                           timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -133,12 +130,12 @@ def test_the_known_truth_experiment_runs_end_to_end_on_cpu(tmp_path):
         arms = {json.loads(line)["arm"] for line in fh}
     assert arms == set(truth.ARMS), "every arm's texts kept for scoring again"
     again = tmp_path / "again"
-    redone = subprocess.run([sys.executable, str(ROOT / "bench" / "known_truth.py"), "--from_pool", str(out),
+    redone = subprocess.run([sys.executable, "-m", "bench.validation.known_truth", "--from_pool", str(out),
                              "--out", str(again), "--draws", "10"], cwd=ROOT, capture_output=True, text=True,
                             timeout=300)
     assert redone.returncode == 0, redone.stderr[-3000:]
     recomputed = json.loads((again / "known_truth.json").read_text())
     assert [r["mean"] for r in recomputed["table"]] == [r["mean"] for r in report["table"]], "same values, same sets"
-    refused = subprocess.run([sys.executable, str(ROOT / "bench" / "known_truth.py"), "--from_pool", str(out),
+    refused = subprocess.run([sys.executable, "-m", "bench.validation.known_truth", "--from_pool", str(out),
                               "--out", str(again)], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert refused.returncode != 0 and "never overwritten" in refused.stderr

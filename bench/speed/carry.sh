@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # What a GPU call needs beyond the image (Python 3.12, torch, transformers, peft, accelerate, pandas, pyarrow,
 # matplotlib): wheels for the packages it lacks, and the Schopenhauer essays, under .carry/ (carried to the device
-# with `carry: [".carry"]`; about 20 MiB; the image has scikit-learn, scipy, regex). bench/install_missing.py installs only the wheels whose packages the
+# with `carry: [".carry"]`; about 20 MiB; the image has scikit-learn, scipy, regex). bench/speed/install_missing.py installs only the wheels whose packages the
 # device cannot import.
-#   bash bench/carry.sh [PYTHON]        # PYTHON: the pip to download with (default .venv/bin/python)
+#   bash bench/speed/carry.sh [PYTHON]        # PYTHON: the pip to download with (default .venv/bin/python)
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 PY=${1:-.venv/bin/python}
 W=.carry/wheels
 mkdir -p "$W/ds4" "$W/ds5" .carry/corpora

@@ -1,6 +1,6 @@
 """Time and peak memory of the data stage as the corpus grows: is it linear in the text?
 
-    .venv/bin/python bench/data_stage.py [--scales 1,16,64,256] [--short 4000] [--paragraph_mb 5]
+    .venv/bin/python -m bench.speed.data_stage [--scales 1,16,64,256] [--short 4000] [--paragraph_mb 5]
                                          [--corpus PATH --split_pattern ... ] [--model tiny] [--timeout 900]
 
 Each row runs in a fresh child process (so its peak resident memory, `ru_maxrss`, is its own):
@@ -29,9 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from lib import config, storage  # noqa: E402
+from lib import config, storage
 
 SAMPLE = storage.PROJECT_ROOT / "data" / "sample" / "complete_corpus.txt"
 MARKER = re.compile(r"^=== DOCUMENT: \[(?P<category>[^\]]+)\] (?P<name>.+?) ===$", re.M)
@@ -128,11 +126,11 @@ def cpu_seconds() -> float:
 
 
 def run_row(label: str, corpus_path: Path, args, overrides: dict) -> dict:
-    command = [sys.executable, __file__, "--child", str(corpus_path), "--model", args.model,
+    command = [sys.executable, "-m", "bench.speed.data_stage", "--child", str(corpus_path), "--model", args.model,
                "--overrides", json.dumps(overrides)]
     start = time.perf_counter()
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=args.timeout)
+        done = subprocess.run(command, capture_output=True, text=True, timeout=args.timeout, cwd=storage.PROJECT_ROOT)
     except subprocess.TimeoutExpired:
         return {"label": label, "stopped": f"> {args.timeout} s (stopped)"}
     if done.returncode:

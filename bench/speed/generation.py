@@ -2,8 +2,8 @@
 
 Modes (each on the same prompts, greedy, every answer exactly `--max_new_tokens` long):
 - plain: batched Hugging Face `generate` (dynamic cache, eager), what `generation.generate` did on CPU before
-  (bench/baseline, `fast=False`);
-- fast: the previous GPU path (bench/baseline: static cache per batch of `--batch_size`, the decoding step
+  (bench/speed/baseline, `fast=False`);
+- fast: the previous GPU path (bench/speed/baseline: static cache per batch of `--batch_size`, the decoding step
   replayed as a CUDA graph captured per batch); graph capture is inside the timed call, as in the study;
 - new: `generation.generate` now (lib/decoding.py: continuous batching over a ring cache, graphs captured once
   per call; `--batch_size 0` lets the hardware profile and free memory choose the rows);
@@ -13,7 +13,7 @@ Modes (each on the same prompts, greedy, every answer exactly `--max_new_tokens`
 Prints tokens per second of each, the ratio to `plain`, and how many answers are identical to `plain`'s (in fp32
 they must all be). `--profile` adds the top GPU kernels and the GPU's busy share for one fast batch.
 
-    python bench/generation.py [--model tiny|FOLDER] [--prompts 32] [--max_new_tokens 64] [--batch_size 8]
+    python -m bench.speed.generation [--model tiny|FOLDER] [--prompts 32] [--max_new_tokens 64] [--batch_size 8]
                                [--modes plain,fast,new] [--dtype auto|fp32] [--profile] [--json out.json]
 """
 
@@ -21,17 +21,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import baseline  # noqa: E402
-
-from lib import config, generation, hardware, models, storage  # noqa: E402
+from bench.speed import baseline
+from lib import config, generation, hardware, models, storage
 
 
 def prompts_from_probes(n: int) -> list[str]:

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Every GPU measurement of one speed round, in one process tree, on the lent GPU machine (README, Performance):
 # the shape model with Llama-3.2's real tokenizer, generation (plain vs fast, bf16; identical outputs in fp32),
-# the whole pipeline, stage 2 three ways (bench/stage2.py), then 04_probe_study end to end on stage2's run.
-#   [BUDGET=SECONDS] bench/gpu_round.sh OUT [STEPS]
+# the whole pipeline, stage 2 three ways (bench/speed/stage2.py), then 04_probe_study end to end on stage2's run.
+#   [BUDGET=SECONDS] bench/speed/gpu_round.sh OUT [STEPS]
 # STEPS: which of generation,fp32,pipeline,stage2,study,t4,matrix, in that order (default: generation,fp32,stage2,study)
-# EPOCHS and VARIANTS set bench/stage2.py's epochs (1) and variants (all three).
+# EPOCHS and VARIANTS set bench/speed/stage2.py's epochs (1) and variants (all three).
 # WHEELS=DIR installs the wheels for what the machine lacks into /tmp/site; each step has a time limit, writes its log and
 # JSON under /tmp/round, and the JSON files are copied to OUT as they come (a timeout keeps what is done).
 set -u
@@ -41,21 +41,21 @@ fi
 python3 -c "import torch, transformers, trl, datasets, peft, accelerate as a; print('torch', torch.__version__, \
 'transformers', transformers.__version__, 'trl', trl.__version__, 'datasets', datasets.__version__, 'peft', \
 peft.__version__, 'accelerate', a.__version__, torch.cuda.get_device_name(0))" 2>&1 | tee "$OUT/tables.txt"
-step shape 180 python3 bench/shape_model.py "$MODEL"
-has generation && step generation 150 python3 bench/generation.py --model "$MODEL" --prompts 16 --max_new_tokens 160 \
+step shape 180 python3 -m bench.speed.shape_model "$MODEL"
+has generation && step generation 150 python3 -m bench.speed.generation --model "$MODEL" --prompts 16 --max_new_tokens 160 \
   --batch_size 8 --modes plain,fast --profile --json /tmp/round/generation.json
-has fp32 && step generation_fp32 100 python3 bench/generation.py --model "$MODEL" --prompts 8 --max_new_tokens 32 \
+has fp32 && step generation_fp32 100 python3 -m bench.speed.generation --model "$MODEL" --prompts 8 --max_new_tokens 32 \
   --batch_size 8 --modes plain,fast --dtype fp32 --json /tmp/round/generation_fp32.json
-has pipeline && step pipeline 330 python3 bench/pipeline.py --out /tmp/round/pipeline --skip quality \
+has pipeline && step pipeline 330 python3 -m bench.speed.pipeline --out /tmp/round/pipeline --skip quality \
   && cp /tmp/round/pipeline/pipeline.json /tmp/round/pipeline.json
-has stage2 && step stage2 300 python3 bench/stage2.py --out /tmp/round/stage2 --epochs "${EPOCHS:-1}" \
+has stage2 && step stage2 300 python3 -m bench.speed.stage2 --out /tmp/round/stage2 --epochs "${EPOCHS:-1}" \
   --variants "${VARIANTS:-packed-compiled,packed-eager,padded}" \
   && cp /tmp/round/stage2/stage2.json /tmp/round/stage2.json
-has study && step study 300 python3 bench/probe_study.py --model "$MODEL" --run_name packed-compiled \
+has study && step study 300 python3 -m bench.speed.probe_study --model "$MODEL" --run_name packed-compiled \
   --outputs /tmp/p4-stage2-outputs --json /tmp/round/study.json
-has t4 && step generation_4bit 120 python3 bench/generation.py --model "$MODEL" --prompts 8 --max_new_tokens 64 \
+has t4 && step generation_4bit 120 python3 -m bench.speed.generation --model "$MODEL" --prompts 8 --max_new_tokens 64 \
   --batch_size 8 --modes plain,fast --load_in_4bit true --json /tmp/round/generation_4bit.json
-has matrix && step matrix 300 python3 bench/train_matrix.py --configs project-auto,project-auto-sdpa --seqs 2048 \
+has matrix && step matrix 300 python3 -m bench.speed.train_matrix --configs project-auto,project-auto-sdpa --seqs 2048 \
   --steps 4 --profile project-auto --out /tmp/round/matrix && cp /tmp/round/matrix/train_matrix.json /tmp/round/
 cp /tmp/round/*.json "$OUT/" 2>/dev/null
 echo "== all done at $(( $(date +%s) - T0 )) s"

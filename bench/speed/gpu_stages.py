@@ -5,7 +5,7 @@ a fresh process, a few optimiser steps of stage 1 then stage 2, and prints peak 
 second from each stage's manifest. The T4 rows force the T4 profile (fp16, one sequence per step,
 accumulation 16, gradient checkpointing): their peak memory is what a T4 user needs.
 
-    python bench/gpu_stages.py --out DIR [--corpus .carry/corpora/schopenhauer] [--steps 3]
+    python -m bench.speed.gpu_stages --out DIR [--corpus .carry/corpora/schopenhauer] [--steps 3]
 """
 
 from __future__ import annotations
@@ -18,9 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
+ROOT = Path(__file__).resolve().parents[2]
 
 SPLIT = ["--split_pattern", r"^[A-Z][A-Z ,;:'-]{2,}[A-Z]\.$", "--strip_gutenberg", "true",
          "--drop_sections", r"(?i)translator|prefatory|^note"]
@@ -33,7 +31,7 @@ BACKENDS = {
 
 
 def main() -> None:
-    import shape_model
+    from bench.speed import shape_model
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", default="/tmp/gpu_stages")

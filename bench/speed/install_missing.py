@@ -1,7 +1,7 @@
 """Install, from a folder of wheels, only the packages this Python cannot import (the lent GPU's image has
 torch, transformers, peft and friends; replacing them would change what is measured).
 
-    python3 bench/install_missing.py .carry/wheels /tmp/site   # then PYTHONPATH=/tmp/site
+    python3 bench/speed/install_missing.py .carry/wheels /tmp/site   # then PYTHONPATH=/tmp/site
 
 `datasets` comes in two versions (ds5/: 5.x needs pyarrow >= 24 and huggingface-hub >= 1.31; ds4/ otherwise).
 """

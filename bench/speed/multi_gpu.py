@@ -1,12 +1,12 @@
 """Data-parallel training on several GPUs: the same `train` command under `accelerate launch`, against one GPU.
 
-Runs stage 1 at the Llama-3.2-3B shape (random weights, bench/shape_model.py) for `--steps` optimiser steps
+Runs stage 1 at the Llama-3.2-3B shape (random weights, bench/speed/shape_model.py) for `--steps` optimiser steps
 on one GPU, then on N GPUs with the same global batch (the hardware plan gives each process a share of the
 accumulation), and prints tokens/s in total and per GPU, the speed-up, peak memory per GPU, and how far
 the N-GPU loss curve is from the one-GPU curve. NVLink multicast stays off (NCCL_NVLS_ENABLE=0).
 
-    python bench/multi_gpu.py --gpus 2 --out DIR                 # on a machine with 2 GPUs
-    python bench/multi_gpu.py --cpu --model tiny --out DIR       # the plumbing, two CPU processes over gloo
+    python -m bench.speed.multi_gpu --gpus 2 --out DIR                 # on a machine with 2 GPUs
+    python -m bench.speed.multi_gpu --cpu --model tiny --out DIR       # the plumbing, two CPU processes over gloo
 """
 
 from __future__ import annotations
@@ -18,13 +18,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "bench"))
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def main() -> None:
-    import shape_model
-    from train_matrix import SCHOPENHAUER
+    from bench.speed import shape_model
+    from bench.speed.train_matrix import SCHOPENHAUER
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--gpus", type=int, default=2)

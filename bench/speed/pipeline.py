@@ -2,7 +2,7 @@
 
 1. `prepare`, stage 1 and stage 2 through the command line, full epochs, on the Schopenhauer essays
    (~1.5M characters, the size of the corpus the project is built for) with Llama-3.2's real tokenizer
-   (bench/shape_model.py), with the hardware profile's defaults. Prints, per stage, the training time
+   (bench/speed/shape_model.py), with the hardware profile's defaults. Prints, per stage, the training time
    (evaluation excluded, compiling included), the time to the first optimiser step (where compiling happens),
    tokens per second overall and after the first step, and the process's wall time.
 2. `--stage2_padded`: stage 2 again from the same stage-1 adapter, same data, seed and epochs, with pairs
@@ -12,7 +12,7 @@
    checkpointing) and the project's default, `--compare_steps` optimiser steps of stage 1 each on the same
    data, seed and schedule; prints both training-loss curves and writes them as a PNG.
 
-    python bench/pipeline.py --out DIR [--epochs 3] [--stage2_padded] [--skip quality] [--compare_steps 20]
+    python -m bench.speed.pipeline --out DIR [--epochs 3] [--stage2_padded] [--skip quality] [--compare_steps 20]
 """
 
 from __future__ import annotations
@@ -26,9 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
+ROOT = Path(__file__).resolve().parents[2]
 
 PLAIN = ["--hardware_profile", "off", "--load_in_4bit", "true", "--lean_lora", "false", "--use_liger", "false",
          "--per_device_train_batch_size", "2", "--gradient_accumulation_steps", "8", "--gradient_checkpointing",
@@ -36,8 +34,8 @@ PLAIN = ["--hardware_profile", "off", "--load_in_4bit", "true", "--lean_lora", "
 
 
 def main() -> None:
-    import shape_model
-    from train_matrix import SCHOPENHAUER
+    from bench.speed import shape_model
+    from bench.speed.train_matrix import SCHOPENHAUER
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", default="/tmp/pipeline")

@@ -2,7 +2,7 @@
 with the new generation, then the study's own prompt mix answered by the previous path and the new one, then
 the decoding step at several batch sizes and the T4 / A100 predictions made from it.
 
-1. Setup: the shape model (Llama-3.2-3B's shape, random weights, Llama-3.2's tokenizer: bench/shape_model.py),
+1. Setup: the shape model (Llama-3.2-3B's shape, random weights, Llama-3.2's tokenizer: bench/speed/shape_model.py),
    the Schopenhauer essays prepared by the project, stage 1 trained for `--train_steps` steps, and five more
    arms made from it by adding seeded noise to its LoRA B matrices: stage 1 + 2, SFT only, and a control
    author's stage 1 and stage 1 + 2 (`control_pretraining`, `control_instruction`). Six arms: quality is
@@ -11,15 +11,15 @@ the decoding step at several batch sizes and the T4 / A100 predictions made from
    claims; the questionnaire; the report), timed: seconds, seconds generating, answers made, decoding steps.
 3. The mix: every ask the study made in step 2 (all arms, all probe sets, in cell order), its answers capped at
    a quarter of their length (`--mix_fraction`) so that the previous path fits the call, answered by the
-   previous path (bench/baseline: batches of 32 per probe set and arm, a graph captured per batch) for at most
+   previous path (bench/speed/baseline: batches of 32 per probe set and arm, a graph captured per batch) for at most
    the time left, then the same asks by the new path (one pass per cell, adapters mixed). Answers per second
    of both and their ratio; per cell, the issue's table for both.
 4. The decoding step at several batch sizes (graphs) and once eagerly; the fitted cost model
    (`lib.hardware.fit_decode_cost`) and the predicted generation time of step 2's answers on a T4 (4-bit,
    eager) and an A100 (bf16, graphs).
 
-    python bench/probe_study.py [--budget 420] [--json F]    # the lent GPU, one call
-    python bench/probe_study.py --smoke                      # the tiny model on CPU: the script end to end
+    python -m bench.speed.probe_study [--budget 420] [--json F]    # the lent GPU, one call
+    python -m bench.speed.probe_study --smoke                      # the tiny model on CPU: the script end to end
 """
 
 from __future__ import annotations
@@ -34,9 +34,7 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
+ROOT = Path(__file__).resolve().parents[2]
 
 EXTRA_ARMS = {"instruction": 1, "sft_only": 2, "control_pretraining": 3, "control_instruction": 4}  # arm -> noise seed
 STARTED = time.perf_counter()
@@ -59,8 +57,8 @@ def setup(args) -> tuple[str, Path]:
         model = "tiny"
         prepare = ["--max_seq_length", "256"]
     else:
-        import shape_model
-        from train_matrix import SCHOPENHAUER
+        from bench.speed import shape_model
+        from bench.speed.train_matrix import SCHOPENHAUER
 
         model = str(shape_model.build(args.model))
         corpus = ROOT / ".carry/corpora/schopenhauer"
@@ -222,7 +220,7 @@ def compare_mix(study, asks: list[tuple[str, object]], fraction: float, budget: 
 
     from lib.study import answers
 
-    import baseline
+    from bench.speed import baseline
 
     previous, previous_decoding = baseline.load()
     steps = {"n": 0}

@@ -7,16 +7,14 @@ meta-llama/Llama-3.2-3B-Instruct, random weights, and Llama-3.2's real tokenizer
 pairs and token counts are those of a real run. Loss values from it mean nothing; time and memory do.
 The embeddings are scaled up so that greedy decoding is as decisive as a trained model's.
 
-    python bench/shape_model.py /tmp/llama-3b-shape
-    python bench/shape_model.py --tokenizer_only /tmp/llama-tokenizer   # the tokenizer alone (data stage, CPU)
+    python -m bench.speed.shape_model /tmp/llama-3b-shape
+    python -m bench.speed.shape_model --tokenizer_only /tmp/llama-tokenizer   # the tokenizer alone (data stage, CPU)
 """
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 LLAMA_32_3B = dict(hidden_size=3072, intermediate_size=8192, num_hidden_layers=28, num_attention_heads=24,
                    num_key_value_heads=8, head_dim=128, vocab_size=128256, max_position_embeddings=131072,

@@ -4,7 +4,7 @@ before: `packing: false`, eager). Prints training time, time to the first optimi
 overall and after the first step, the ratio to padded, the held-out loss, and the training-loss curves against
 the share of training done (so runs with other step counts line up).
 
-    python bench/stage2.py --out DIR [--epochs 1] [--variants packed-compiled,packed-eager,padded]
+    python -m bench.speed.stage2 --out DIR [--epochs 1] [--variants packed-compiled,packed-eager,padded]
            [--model /tmp/llama-3b-shape | tiny] [--outputs DIR]
 
 A stage-1 adapter comes from `--stage1 RUN_FOLDER/pretraining` or is trained first for `--stage1_steps` steps
@@ -20,9 +20,7 @@ import shutil
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
+ROOT = Path(__file__).resolve().parents[2]
 
 VARIANTS = {
     "packed-compiled": [],
@@ -34,9 +32,9 @@ VARIANTS = {
 def main() -> None:
     import numpy as np
 
-    import shape_model
-    from pipeline import curve, run, stage_summary, table
-    from train_matrix import SCHOPENHAUER
+    from bench.speed import shape_model
+    from bench.speed.pipeline import curve, run, stage_summary, table
+    from bench.speed.train_matrix import SCHOPENHAUER
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", default="/tmp/stage2")

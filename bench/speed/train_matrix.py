@@ -1,10 +1,10 @@
-"""Run several training-throughput configurations (bench/train_throughput.py), each in a fresh process, and
+"""Run several training-throughput configurations (bench/speed/train_throughput.py), each in a fresh process, and
 print one table with the ratio to the plain QLoRA recipe measured in the same run.
 
-    python bench/train_matrix.py --configs plain-qlora,plain-16bit,project-auto,project-t4 --seqs 2048 --out DIR
-    python bench/train_matrix.py --configs project-auto --steps 10 --pipeline   # both benchmarks' figures, one run
+    python -m bench.speed.train_matrix --configs plain-qlora,plain-16bit,project-auto,project-t4 --seqs 2048 --out DIR
+    python -m bench.speed.train_matrix --configs project-auto --steps 10 --pipeline   # both benchmarks' figures, one run
 
-`--pipeline` also trains each project configuration through the command line, as bench/pipeline.py does
+`--pipeline` also trains each project configuration through the command line, as bench/speed/pipeline.py does
 (`python -m lib train`, same data, `--warmup + --steps` steps) and prints that run's own figure (real tokens
 after the first optimiser step, from its manifest) beside this harness's: the window after `--warmup` steps,
 and the same after-the-first-step figure computed from the harness's per-step marks.
@@ -22,8 +22,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "bench"))
+ROOT = Path(__file__).resolve().parents[2]
 
 SCHOPENHAUER = ["--split_pattern", r"^[A-Z][A-Z ,;:'-]{2,}[A-Z]\.$", "--strip_gutenberg", "true",
                 "--drop_sections", r"(?i)translator|prefatory|^note"]
@@ -41,7 +40,7 @@ def prepare(model: str, seq: int, folder: Path, env: dict) -> None:
 
 
 def main() -> None:
-    import shape_model
+    from bench.speed import shape_model
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--configs", required=True)
@@ -52,7 +51,7 @@ def main() -> None:
     parser.add_argument("--model", default=None, help="another model (tiny) to check the script on CPU")
     parser.add_argument("--profile", default="", help="configurations to profile (see train_throughput.py)")
     parser.add_argument("--pipeline", action="store_true", help="also train each project-* configuration "
-                        "through the command line (bench/pipeline.py's path) and print its figure alongside")
+                        "through the command line (bench/speed/pipeline.py's path) and print its figure alongside")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -64,7 +63,7 @@ def main() -> None:
     for seq in [int(s) for s in args.seqs.split(",")]:
         data = Path(f"/tmp/p4-bench-data-{seq}" + ("-" + Path(args.model).name if args.model else ""))
         prepare(model, seq, data, env)
-        subprocess.run([sys.executable, str(ROOT / "bench/train_throughput.py"), args.configs, "--seq", str(seq),
+        subprocess.run([sys.executable, "-m", "bench.speed.train_throughput", args.configs, "--seq", str(seq),
                         "--model", model, "--data", str(data), "--steps", str(args.steps), "--json", str(results),
                         "--profile", args.profile, "--warmup", str(args.warmup)],
                        cwd=ROOT, env=env)
@@ -78,11 +77,11 @@ def main() -> None:
 
 
 def through_cli(name: str, model: str, seq: int, data: Path, steps: int, env: dict) -> dict:
-    """One project configuration trained by `python -m lib train` (bench/pipeline.py's path) for `steps` steps on
+    """One project configuration trained by `python -m lib train` (bench/speed/pipeline.py's path) for `steps` steps on
     the same data; the figure its manifest reports (tokens per second after the first optimiser step)."""
     import tempfile
 
-    from train_throughput import PROJECT
+    from bench.speed.train_throughput import PROJECT
 
     outputs = Path(tempfile.mkdtemp(prefix="p4-matrix-cli-"))
     flags = [part for k, v in PROJECT[name].items() for part in (f"--{k}", str(v).lower() if isinstance(v, bool)

@@ -15,7 +15,7 @@ seven projections of 28 layers and the 128,256 x 3,072 LM head), and 6·L·d·s 
 forward and backward (L = 28 layers, d = 3,072, s = sequence length). Gradient checkpointing's recomputed
 forward is not counted (model FLOPs, not hardware FLOPs).
 
-    python bench/train_throughput.py NAME[,NAME...] --seq 2048 --model /tmp/llama-3b-shape --data DIR --json OUT
+    python -m bench.speed.train_throughput NAME[,NAME...] --seq 2048 --model /tmp/llama-3b-shape --data DIR --json OUT
 
 Several names run one after another in this process (imports and kernel compilation paid once); memory
 is released and the peak counters reset between them.
@@ -26,12 +26,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+ROOT = Path(__file__).resolve().parents[2]
 
 PEAK_FLOPS = 790e12
 P_MATMUL = 28 * (2 * 3072 * 3072 + 2 * 3072 * 1024 + 3 * 3072 * 8192) + 128256 * 3072
@@ -279,7 +277,7 @@ def project(args, name: str, profile: bool = False) -> dict:
     steps = args.steps  # the profiled step, if any, comes after and is not timed
     plan, backend = setup.plan, setup.backend
     del setup, trainer
-    # bench/pipeline.py's figure, counted the same way (real tokens after the first optimiser step over the time
+    # bench/speed/pipeline.py's figure, counted the same way (real tokens after the first optimiser step over the time
     # after it, to the last step), and each step's seconds and tokens: where the two benchmarks differ, these say
     # whether it is the window (warm-up longer than `--warmup` steps) or the process
     (f0, m0, g0), last = clock.marks[0], clock.marks[args.warmup + args.steps - 1]

@@ -1,5 +1,5 @@
 """Does the authorship measure hear the author, or the author's register? Checked on real texts of known
-origin, with the generic side of the known-truth experiment (bench/known_truth.py) and with essayists added.
+origin, with the generic side of the known-truth experiment (bench/validation/known_truth.py) and with essayists added.
 
 In the known-truth run the placebo arm tuned on Chesterton (an essayist the measure never saw) was called
 Schopenhauer's far more often than the base model. This script asks the same of the real texts, no model
@@ -8,7 +8,7 @@ authors held out of pretraining), then asked about windows of held-out Schopenha
 other population authors; then fitted again with the population's essay-like books (titles: essays, lectures,
 sermons, letters, ...) added to the generic side.
 
-    python bench/authorship_register.py [--corpora ../shared/corpora]
+    python -m bench.validation.authorship_register [--corpora ../shared/corpora]
 """
 
 from __future__ import annotations
@@ -17,12 +17,9 @@ import argparse
 import json
 import random
 import re
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
+ROOT = Path(__file__).resolve().parents[2]
 
 ESSAY_TITLES = re.compile(r"essay|lecture|sermon|discourse|studies|letters|reflections|thoughts|philosoph|address",
                           re.I)
@@ -39,8 +36,8 @@ def called_hers(measure, texts: list[str], cap: int = 400) -> tuple[float, int]:
 
 
 def main() -> None:
-    import known_truth
-    import population_model as pm
+    from bench.validation import known_truth
+    from bench.validation import population_model as pm
 
     from lib.data import prepare
     from lib.data.corpus import Document

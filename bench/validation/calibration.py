@@ -9,7 +9,7 @@ pool and the pool's own value (the same estimator on the whole pool) is the trut
 Every estimate and interval comes from `lib.study.measures` (`arm_rows`, `contrast_rows`), so this measures
 whatever statistics the study uses at the time it runs.
 
-    python bench/calibration.py --pool DIR/pool.json --out DIR [--draws 200]
+    python -m bench.validation.calibration --pool DIR/pool.json --out DIR [--draws 200]
 """
 
 from __future__ import annotations
@@ -17,11 +17,9 @@ from __future__ import annotations
 import json
 import math
 import random
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+ROOT = Path(__file__).resolve().parents[2]
 
 NOMINAL = 0.95
 
@@ -180,7 +178,7 @@ def main() -> None:
     from lib import storage
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--pool", required=True, help="pool.json written by bench/known_truth.py")
+    parser.add_argument("--pool", required=True, help="pool.json written by bench/validation/known_truth.py")
     parser.add_argument("--out", required=True)
     parser.add_argument("--draws", type=int, default=200)
     parser.add_argument("--resamples", type=int, default=2000)

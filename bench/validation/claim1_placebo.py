@@ -1,6 +1,6 @@
 """Which reading of claim 1's 2 x 2 is specific to her: decided on arms of known truth.
 
-Input: a known-truth pool (bench/known_truth.py's pool.json) holding, besides the usual measures, the loss of
+Input: a known-truth pool (bench/validation/known_truth.py's pool.json) holding, besides the usual measures, the loss of
 every arm on the control author's held-out documents (`loss on the control author's held-out text`, the
 measure `inextricability.loss_measure` makes of `study.control_held_out`), with these arms: base, the author
 at one or more doses (A25, A100, ...), the control author (C100: another register-matched author, as many
@@ -15,7 +15,7 @@ placebo is declared "hers" (the author's direction, p < .05), how often each aut
 often each interval covers the pool's own value. A reading passes when the placebo rate is at most 5%, the
 25% dose is found at least 80% of the time and coverage is 95 +/- 3.
 
-    python bench/claim1_placebo.py --pool RUN/pool.json --author A100 --doses A25,A100 --control C100 \
+    python -m bench.validation.claim1_placebo --pool RUN/pool.json --author A100 --doses A25,A100 --control C100 \
         --placebo P100 [--size 5] [--draws 200]
 """
 
@@ -26,14 +26,11 @@ import gzip
 import json
 import math
 import random
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
+ROOT = Path(__file__).resolve().parents[2]
 
-import calibration  # noqa: E402
+from bench.validation import calibration  # noqa: E402
 
 HER, HIS = "loss on held-out author text", "loss on the control author's held-out text"
 READINGS = ("her text alone", "interaction", "her text against his", "inextricability index")

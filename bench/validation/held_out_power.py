@@ -1,9 +1,9 @@
 """How many held-out documents claim 1's headline needs, measured: power by resampling the known-truth pool,
 and what each held-out design costs on a GPU.
 
-The pool (bench/results/known_truth_h100/pool.json.gz, `bench/known_truth.py` on an H100) keeps the loss of
+The pool (bench/results/known_truth_h100/pool.json.gz, `bench/validation/known_truth.py` on an H100) keeps the loss of
 every arm on every 256-token window of the author's 16 held-out essays. A draw takes n of those documents at
-random with replacement (as bench/calibration.py does) and runs the study's own statistics on them
+random with replacement (as bench/validation/calibration.py does) and runs the study's own statistics on them
 (`lib.study.measures.contrast_rows`: the paired contrast by document; `lib.study.stats.clustered_difference`:
 the 2 x 2 interaction, her documents and the control's resampled independently). Power = the share of draws
 whose p-value is at most alpha with the effect in its true direction, at alpha .05 and at Holm's worst case
@@ -20,7 +20,7 @@ Effects, all from the pool:
   same documents with the sign turned (the control arm as much better on his text as hers is on hers);
   "interaction, his side flat": the control arm no better at home (the difference centred on 0 there).
 
-    python bench/held_out_power.py [--pool FILE] [--draws 400] [--resamples 2000]
+    python -m bench.validation.held_out_power [--pool FILE] [--draws 400] [--resamples 2000]
 """
 
 from __future__ import annotations
@@ -29,17 +29,14 @@ import argparse
 import gzip
 import json
 import random
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
+ROOT = Path(__file__).resolve().parents[2]
 
-import calibration  # noqa: E402
+from bench.validation import calibration  # noqa: E402
 
 POOL = ROOT / "bench" / "results" / "known_truth_h100" / "pool.json.gz"
 SIZES = (3, 4, 5, 6, 8, 12, 25)

@@ -1,7 +1,7 @@
 """Does the study detect a real effect, and only a real one? The study run on a small language model whose
 truth is known, because the project made every effect itself.
 
-1. A population model (bench/population_model.py): the project's tokenizer recipe and a Llama-shaped model
+1. A population model (bench/validation/population_model.py): the project's tokenizer recipe and a Llama-shaped model
    pretrained on ../shared/corpora/population, a few authors held out.
 2. Arms of known truth, each trained from it with the project's own stages (`lib.data.prepare.run`, then
    `lib.train.stage.train_stage`, the population model as `model`): author A at 25%, 100% and 300% of the
@@ -13,13 +13,13 @@ truth is known, because the project made every effect itself.
 4. The known-truth table (printed, known_truth.json / .md, dose_response.png): each measure per arm with its
    interval, whether it moves the right way with dose, and whether a placebo moves it (toward the author: a
    false author effect) or leaves it flat.
-5. Calibration (bench/calibration.py) on pools of 500+ probes: pool.json keeps every probe's value per arm,
+5. Calibration (bench/validation/calibration.py) on pools of 500+ probes: pool.json keeps every probe's value per arm,
    so the tables and calibration can be recomputed without a GPU against whatever statistics `lib.study` has
    then (`--from_pool`); generations.jsonl.gz keeps every generated text, to score again.
 
-    python bench/known_truth.py --out DIR                      # on a GPU (about 8 minutes on an H100)
-    python bench/known_truth.py --smoke --out DIR              # CPU, a few thousand tokens, a few steps
-    python bench/known_truth.py --from_pool RUN_DIR --out DIR  # a finished run's tables, today's statistics
+    python -m bench.validation.known_truth --out DIR                      # on a GPU (about 8 minutes on an H100)
+    python -m bench.validation.known_truth --smoke --out DIR              # CPU, a few thousand tokens, a few steps
+    python -m bench.validation.known_truth --from_pool RUN_DIR --out DIR  # a finished run's tables, today's statistics
 
 Measures that need a chat model (instruction compliance, new-context stance, voice override, the DigiDan
 test, domination's answers beside passages) are not run: the population model was never chat-tuned.
@@ -39,14 +39,12 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
+ROOT = Path(__file__).resolve().parents[2]
 
-import calibration  # noqa: E402
-import known_truth_study as truth  # noqa: E402
-import known_truth_tables as tables  # noqa: E402
-import population_model  # noqa: E402
+from bench.validation import calibration  # noqa: E402
+from bench.validation import known_truth_study as truth  # noqa: E402
+from bench.validation import known_truth_tables as tables  # noqa: E402
+from bench.validation import population_model  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "corpora"
 SCHOPENHAUER_HEADINGS = r"^[A-Z][A-Z ,;:'-]{2,}[A-Z]\.$"   # as lib.study.oracle splits the two default authors
@@ -225,7 +223,8 @@ def main(argv: list[str] | None = None) -> dict:
     study, pools = truth.open_study(cfg, adapters, work, generic, args.smoke)
     lap("study fitted")
     report = {"date": datetime.date.today().isoformat(), "device": device_name(),
-              "command": "python bench/known_truth.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+              "command": "python -m bench.validation.known_truth "
+                         + " ".join(argv if argv is not None else sys.argv[1:]),
               "authors": {"A": args.author_a, "B": args.author_b, "A documents": len(author_a),
                           "B documents": len(author_b)}, "population_model": pretrained, "arms": arms}
     measures = []

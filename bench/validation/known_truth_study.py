@@ -1,4 +1,4 @@
-"""The study's side of the known-truth experiment (bench/known_truth.py): arms that load the base model once
+"""The study's side of the known-truth experiment (bench/validation/known_truth.py): arms that load the base model once
 and adapters from several runs under names of our choosing, pools of probes (the default probe sets first),
 the study's own measures on them, and the known-truth table with its verdicts (written out by
 known_truth_tables.py).
@@ -11,7 +11,7 @@ import dataclasses
 import math
 from pathlib import Path
 
-import calibration
+from bench.validation import calibration
 from lib import generation, models
 from lib.study.arms import Arms
 

@@ -1,4 +1,4 @@
-"""The known-truth experiment's tables and figure (bench/known_truth.py): the population model, the arms, the
+"""The known-truth experiment's tables and figure (bench/validation/known_truth.py): the population model, the arms, the
 authorship measure's own check, each measure per arm with its interval, the verdicts, one panel per measure."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from known_truth_study import ARMS, DOSES, LABELS, PLACEBOS
+from bench.validation.known_truth_study import ARMS, DOSES, LABELS, PLACEBOS
 
 
 def cell(row: dict | None) -> str:

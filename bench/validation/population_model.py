@@ -1,5 +1,5 @@
 """A small Llama-shaped language model pretrained on a population of English books: the base model of the
-known-truth experiment (bench/known_truth.py), since no hub is reachable.
+known-truth experiment (bench/validation/known_truth.py), since no hub is reachable.
 
 The tokenizer is the project's own recipe (`lib.tiny.train_tokenizer`: byte-level BPE, Llama 3's split and
 special tokens and chat template) trained on the population; the model is `lib.tiny.new_model` at a real
@@ -11,7 +11,7 @@ Gutenberg files are Latin-1) are decoded as Latin-1 and named in the report.
 Pretraining is a plain loop (bf16 autocast, AdamW, cosine schedule) that runs for a wall-clock budget: the
 step time is measured on the first steps and the schedule is set to end when the budget does.
 
-    python bench/population_model.py --population ../shared/corpora/population --out DIR [--seconds 150]
+    python -m bench.validation.population_model --population ../shared/corpora/population --out DIR [--seconds 150]
 """
 
 from __future__ import annotations
@@ -225,9 +225,7 @@ def build(root: Path, work: Path, *, smoke: bool, seconds: float, held_out_autho
 
 def main() -> None:
     import argparse
-    import sys
 
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--population", default="../shared/corpora/population")
     parser.add_argument("--out", default="/tmp/population-model")

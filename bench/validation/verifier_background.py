@@ -9,18 +9,16 @@ other voice (a third essay-like writer nearest the author by Delta, nowhere in t
 other voice's passages nearest her in topic. A verifier fit for claim 3 calls the placebo hers no more often
 than the control's own text.
 
-    python bench/verifier_background.py [--corpora ../shared/corpora]
+    python -m bench.validation.verifier_background [--corpora ../shared/corpora]
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def shares(v, texts: list[str]) -> str:
