@@ -178,9 +178,9 @@ def library_log(root: Path) -> Path:
 
 def show_log_line(log: Path) -> None:
     """One line naming the log, a link in a rendered page (the runner's log lies beside its HTML copies)."""
-    from . import display
+    from . import storage
 
-    shown = display.shown_path(log)
+    shown = storage.shown_path(log)
     href = log.name if os.environ.get("P4_LIBRARY_LOG") else shown
     text = f"Library warnings and notices go to {shown}, not into this notebook."
     try:

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from . import storage
+
 CELL_STYLE = "text-align:left;vertical-align:top;white-space:pre-wrap;max-width:42em"
 MISSING = "\u2014"  # what a table shows where there is no value (never "None" or "nan")
 
@@ -49,30 +51,13 @@ def interval(low, high, digits: int = 3) -> str:
     return f"[{number(low, digits)}, {number(high, digits)}]"
 
 
-def shown_path(value) -> str:
-    """A path as a shared page may show it: from the project folder (or the outputs folder) when it lies there,
-    else its name alone; never the machine's own folders."""
-    from . import storage
-
-    path = Path(value)
-    if not path.is_absolute():
-        return str(value)
-    for base, prefix in ((storage.outputs_dir(), "outputs"), (storage.PROJECT_ROOT, "")):
-        try:
-            rest = path.resolve().relative_to(Path(base).resolve())
-        except (ValueError, OSError):
-            continue
-        return str(Path(prefix) / rest) if prefix else str(rest)
-    return path.name
-
-
 def shown(value) -> str:
     """A cell's text: missing values as a dash, paths from the project folder, everything else as str()."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return MISSING
     if isinstance(value, Path) or (isinstance(value, str) and value.startswith("/") and "\n" not in value
                                    and " " not in value):
-        return shown_path(value)
+        return storage.shown_path(value)
     return str(value)
 
 
@@ -141,9 +126,8 @@ def parameters(cfg, namespace: dict, per_row: int = 3):
     in bold), as one compact table: what a reader of the rendered notebook needs instead of a column of None."""
     from IPython.display import HTML
 
-    from .config import KEYS
-
-    keys = [k for k in namespace if k in KEYS]
+    settings = cfg.as_dict()
+    keys = [k for k in namespace if k in settings]
     cells = [f"<td style='{PARAM_STYLE}'>{html.escape(k)}</td><td style='{PARAM_STYLE}'>"
              + (f"<b>{html.escape(setting(getattr(cfg, k)))}</b>" if k in cfg.given else html.escape(setting(getattr(cfg, k))))
              + "</td>" for k in keys]

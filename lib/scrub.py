@@ -46,14 +46,30 @@ def papermill_output(pid: int | None = None) -> Path | None:
     return cwd / output
 
 
+class SecretInSource(ValueError):
+    """A secret written literally in a notebook cell (papermill injected it, or someone typed it)."""
+
+
+def refuse_in_sources(namespace: dict) -> None:
+    """Stop a notebook whose cells hold a secret literally; if papermill injected it, the copy papermill
+    saves is scrubbed (`scrub_later`)."""
+    names, values = secret.in_cell_sources(namespace)
+    if not values:
+        return
+    scrubbed = scrub_later(values)
+    then = ("the notebook papermill saves is scrubbed of it" if scrubbed else
+            "remove it from the cell, delete any saved copy of this notebook, and revoke the token")
+    raise SecretInSource(f"notebook: {', '.join(sorted(names)) or 'a cell'} holds a secret written out in a cell; "
+                         f"tokens are never notebook parameters ({secret.WHERE}); {then}")
+
+
 def scrub_later(secrets: set[str]) -> bool:
     """Start a detached watcher that removes `secrets` from papermill's output notebook; False if this
     kernel was not started by a papermill command line (nothing to watch)."""
     target = papermill_output()
     if target is None or not secrets:
         return False
-    root = Path(__file__).resolve().parent.parent
-    proc = subprocess.Popen([sys.executable, "-m", "lib.scrub", str(os.getppid()), str(target)], cwd=root,
+    proc = subprocess.Popen([sys.executable, "-m", "lib.scrub", str(os.getppid()), str(target)], cwd=storage.PROJECT_ROOT,
                             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True, text=True)
     proc.stdin.write("\n".join(sorted(secrets)) + "\n")   # never on a command line, where `ps` shows it

@@ -48,10 +48,6 @@ def redact(text: str, also: set[str] | frozenset = frozenset()) -> str:
     return text
 
 
-class SecretInSource(ValueError):
-    """A secret written literally in a notebook cell (papermill injected it, or someone typed it)."""
-
-
 ASSIGNMENT = re.compile(r"^[ \t]*(\w+)[ \t]*=[ \t]*(['\"])(.*?)\2[ \t]*(?:#.*)?$", re.M)
 
 
@@ -67,18 +63,3 @@ def in_cell_sources(namespace: dict) -> tuple[set[str], set[str]]:
                 names.add(m[1])
                 values.add(m[3])
     return names, values
-
-
-def refuse_in_sources(namespace: dict) -> None:
-    """Stop a notebook whose cells hold a secret literally; if papermill injected it, the copy papermill
-    saves is scrubbed (see `lib.scrub`)."""
-    names, values = in_cell_sources(namespace)
-    if not values:
-        return
-    from . import scrub
-
-    scrubbed = scrub.scrub_later(values)
-    then = ("the notebook papermill saves is scrubbed of it" if scrubbed else
-            "remove it from the cell, delete any saved copy of this notebook, and revoke the token")
-    raise SecretInSource(f"notebook: {', '.join(sorted(names)) or 'a cell'} holds a secret written out in a cell; "
-                         f"tokens are never notebook parameters ({WHERE}); {then}")

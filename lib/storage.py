@@ -1,4 +1,4 @@
-"""Where things live and how they are written: atomically, with hashes, never over a finished run.
+"""Where things live, how they are shown and how they are written: atomically, with hashes.
 
 A run lives in `outputs/<run_name>/` (on Colab, in the Drive workspace, so a disconnect loses nothing).
 Every file is written to a temporary name beside its target and renamed into place, so a crash leaves
@@ -21,10 +21,6 @@ from . import colab
 from .disk import StorageError, check_writable, describe_os_error, explained, write_problem  # noqa: F401
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-
-
-class RunExistsError(RuntimeError):
-    """A finished stage would be overwritten; the message says how to keep or replace it."""
 
 
 def workspace() -> Path:
@@ -63,6 +59,21 @@ def processed_dir(cfg) -> Path:
 
 def run_dir(run_name: str) -> Path:
     return outputs_dir() / run_name
+
+
+def shown_path(value) -> str:
+    """A path as a shared page may show it: from the project folder (or the outputs folder) when it lies there,
+    else its name alone; never the machine's own folders."""
+    path = Path(value)
+    if not path.is_absolute():
+        return str(value)
+    for base, prefix in ((outputs_dir(), "outputs"), (PROJECT_ROOT, "")):
+        try:
+            rest = path.resolve().relative_to(Path(base).resolve())
+        except (ValueError, OSError):
+            continue
+        return str(Path(prefix) / rest) if prefix else str(rest)
+    return path.name
 
 
 # --- atomic writes ----------------------------------------------------------------------------------
@@ -239,25 +250,3 @@ def scoped_environ(values: dict[str, str]) -> Iterator[None]:
             else:
                 os.environ[key] = value
 
-
-# --- runs ---------------------------------------------------------------------------------------------
-
-def stage_dir(run_name: str, stage: str, replace: bool = False) -> Path:
-    """The folder of one stage of a run, emptied first where a finished stage is to be `replace`d (after
-    `check_unfinished` allowed it and every input passed). Unfinished stages are reused, so that checkpoints
-    survive for resuming."""
-    path = run_dir(run_name) / stage
-    if replace and (path / "manifest.json").exists():
-        shutil.rmtree(path)
-    with explained(path):
-        path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def check_unfinished(path: Path, run_name: str, stage: str, overwrite: bool, resume: bool = False) -> None:
-    """Refuse a finished stage (its manifest exists), whether asked to train or to resume it, unless
-    `overwrite` says to replace it."""
-    if (path / "manifest.json").exists() and not overwrite:
-        nothing = "; there is nothing to resume" if resume else ""
-        raise RunExistsError(f"{path}: stage '{stage}' of run '{run_name}' is already finished{nothing}; "
-                             f"choose another run_name, or set overwrite=True to replace it")

@@ -91,7 +91,7 @@ def test_resume_auto_never_touches_a_finished_stage(cfg, finished, outputs):
     folder = finished_copy(finished, outputs)
     before = snapshot(folder)
     for steps in (1, 4):
-        with pytest.raises(storage.RunExistsError, match="already finished; there is nothing to resume"):
+        with pytest.raises(folders.RunExistsError, match="already finished; there is nothing to resume"):
             training.train_stage(cfg.replace(max_steps=steps, resume="auto"), "pretraining", progress=False)
     assert snapshot(folder) == before
 

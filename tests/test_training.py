@@ -118,7 +118,7 @@ def test_instruction_stage_needs_a_finished_stage1(cfg):
 
 def test_a_finished_stage_is_never_overwritten_silently(cfg):
     training.train_stage(cfg.replace(max_steps=1), "pretraining", progress=False)
-    with pytest.raises(storage.RunExistsError, match="already finished.*overwrite=True"):
+    with pytest.raises(folders.RunExistsError, match="already finished.*overwrite=True"):
         training.train_stage(cfg.replace(max_steps=1), "pretraining", progress=False)
     again = training.train_stage(cfg.replace(max_steps=2, overwrite=True), "pretraining", progress=False)
     assert json.loads((again.folder / "manifest.json").read_text())["steps"] == 2

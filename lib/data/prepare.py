@@ -14,7 +14,7 @@ import warnings
 from collections import defaultdict
 from pathlib import Path
 
-from .. import display, install, locks, sample, storage
+from .. import install, locks, sample, storage
 from . import chunking, cleaning, corpus, pairs, processed
 from .corpus import Document
 from .processed import DOCUMENTS, FILES, MANIFEST
@@ -265,7 +265,7 @@ def widened_mode(cfg, mode: str, out_dir: Path, split: dict[str, str], generate)
     if other == "instruction" and cfg.backtranslate and generate is None:
         raise SplitError(f"{out_dir}: the instruction files there cannot be kept ({problem}) and rebuilding them "
                          "needs the base model for backtranslation; run prepare --mode both")
-    print(f"the {other} files in {display.shown_path(out_dir)} are rebuilt too: {problem}")
+    print(f"the {other} files in {storage.shown_path(out_dir)} are rebuilt too: {problem}")
     return "both"
 
 

@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import display, hardware, models, plots, sample, storage
+from .. import hardware, models, plots, sample, storage
 from ..data import processed
 from . import callbacks, folders, lora, manifest, matching, provenance, quiet, settings, speedups, tracking
 from .folders import TITLES, StageError  # noqa: F401  (StageError: what callers catch)
@@ -152,7 +152,7 @@ def _setup(cfg, stage: str, name: str, lock, extra_callbacks: list | None, progr
     path = storage.run_dir(cfg.run_name) / name
     replacing = cfg.overwrite and (path / "manifest.json").exists()
     if is_main_process():
-        storage.check_unfinished(path, cfg.run_name, name, cfg.overwrite, resume=bool(cfg.resume))
+        folders.check_unfinished(path, cfg.run_name, name, cfg.overwrite, resume=bool(cfg.resume))
         if not control:   # his stages ask no questions side by side
             sample.warn(cfg, "compare_prompts")
     # a stage being replaced has nothing to resume automatically; a checkpoint named explicitly still counts
@@ -179,7 +179,7 @@ def _setup(cfg, stage: str, name: str, lock, extra_callbacks: list | None, progr
         set_seed(cfg.seed)  # the LoRA weights are drawn now: the same seed gives the same adapter
         model = lora.add_lora(loaded, cfg, plan.gradient_checkpointing, init_adapter, lean=cfg.lean_lora)
         # every input has passed: only now may a finished stage be replaced
-        folder = storage.stage_dir(cfg.run_name, name, replace=replacing and is_main_process())
+        folder = folders.stage_dir(cfg.run_name, name, replace=replacing and is_main_process())
         if is_main_process():
             begin_training(folder, checkpoint, restart, data)
         args = settings.sft_config(cfg, stage, folder / "checkpoints", plan, bool(val_rows), loaded.backend,
@@ -252,7 +252,7 @@ def run(setup: StageSetup) -> StageResult:
 def _run(setup: StageSetup) -> StageResult:
     cfg, trainer = setup.cfg, setup.trainer
     if is_main_process() and setup.checkpoint is not None:
-        print(f"resuming from {display.shown_path(setup.checkpoint)}")
+        print(f"resuming from {storage.shown_path(setup.checkpoint)}")
     hardware.reset_peak_memory()
     started = time.time()
     try:

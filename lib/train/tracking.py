@@ -48,7 +48,7 @@ def environ(cfg, folder: Path, stage_name: str) -> dict[str, str]:
 
 def describe(cfg, folder: Path) -> str | None:
     """One line on where the logs went (shown after training), or None when nothing is reported."""
-    from ..display import shown_path  # from the project (the notebooks' working folder), never the machine's
+    from ..storage import shown_path  # from the project (the notebooks' working folder), never the machine's
 
     if cfg.report_to == "tensorboard":
         logs = shown_path(folder / "tensorboard")
