@@ -14,7 +14,7 @@ import types
 
 import pytest
 
-from lib import generation
+from lib.llm import generation
 from lib.study import answers, checkers, probes
 from tests.conftest import ROOT
 
@@ -74,7 +74,8 @@ def test_an_adapters_identity_is_a_hash_of_its_weights(tmp_path):
 CHILD = textwrap.dedent("""
     import json, sys
     from pathlib import Path
-    from lib import config, generation
+    from lib.llm import generation
+    from lib.settings import config
     from lib.study import answers
     from lib.study.arms import Arms
     cfg = config.load_config(Path({root!r}) / "config.yaml", **json.loads(sys.argv[1]))
@@ -140,7 +141,7 @@ def small_study(tiny_run, tmp_path_factory):
     for row in found["instructions"]:
         if checkers.feasible(row["check"], 48) is None:
             kinds.setdefault(row["check"]["kind"], row)
-    from lib import storage
+    from lib.files import storage
 
     storage.write_jsonl(folder / "instructions.jsonl", list(kinds.values())[:3])
     for key in ("new_context", "override", "author_answers"):

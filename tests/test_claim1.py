@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from lib import config
+from lib.settings import config
 from lib.study import cross_likelihood as cl
 from lib.study import inextricability, match, measures, report, stats
 from lib.study import inference as inf
@@ -261,7 +261,7 @@ def sample_documents() -> list[str]:
 
 
 def match_study(tmp_path, control: list[str], others: dict[str, list[str]], his_tokens: int):
-    from lib import storage
+    from lib.files import storage
 
     for arm, tokens in (("pretraining", 10_000), ("control_pretraining", his_tokens)):
         storage.write_json(tmp_path / arm / "manifest.json", {"steps": 12, "resources": {"tokens": tokens},
@@ -340,8 +340,8 @@ def test_claim_1_with_a_control_author_on_the_tiny_model(tmp_path, monkeypatch):
     """Her stage 1 and a stand-in control author's (the sample's essays with their sentences in reverse order,
     prepared into processed/control and trained alike, matched to her steps) as arms of one run: claim 1's primary computed with Holm
     over the declared family, the 2 x 2 and the index in the report, the match read from the manifests."""
-    from lib import storage
     from lib.data import prepare
+    from lib.files import storage
     from lib.study import study as study_mod
     from lib.train import stage
 

@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from lib import config, generation, hardware, models, storage
 from lib.data import prepare, processed
+from lib.files import storage
+from lib.llm import generation, hardware, models
+from lib.settings import config
 from lib.train import export, folders, lora, speedups
 from lib.train import manifest as run_manifest
 from lib.train import stage as training

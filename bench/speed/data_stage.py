@@ -29,7 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from lib import config, storage
+from lib.files import storage
+from lib.settings import config
 
 SAMPLE = storage.PROJECT_ROOT / "data" / "sample" / "complete_corpus.txt"
 MARKER = re.compile(r"^=== DOCUMENT: \[(?P<category>[^\]]+)\] (?P<name>.+?) ===$", re.M)
@@ -87,8 +88,8 @@ def one_paragraph(path: Path, megabytes: float) -> Path:
 
 def child(corpus_path: str, model: str, overrides: dict) -> dict:
     """Run the data stage's steps on one corpus; return seconds per step and memory."""
-    from lib import models
     from lib.data import chunking, cleaning, corpus, pairs, prepare
+    from lib.llm import models
 
     out_dir = Path(tempfile.mkdtemp())
     cfg = config.load_config(storage.PROJECT_ROOT / "config.yaml", model=model, corpus=corpus_path,

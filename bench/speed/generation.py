@@ -5,7 +5,7 @@ Modes (each on the same prompts, greedy, every answer exactly `--max_new_tokens`
   (bench/speed/baseline, `fast=False`);
 - fast: the previous GPU path (bench/speed/baseline: static cache per batch of `--batch_size`, the decoding step
   replayed as a CUDA graph captured per batch); graph capture is inside the timed call, as in the study;
-- new: `generation.generate` now (lib/decoding.py: continuous batching over a ring cache, graphs captured once
+- new: `generation.generate` now (lib/llm/decoding.py: continuous batching over a ring cache, graphs captured once
   per call; `--batch_size 0` lets the hardware profile and free memory choose the rows);
 - hf-compile: Hugging Face's own recipe (`cache_implementation="static"` and torch.compile of the decoding
   step), timed on its first call (compiling) and again (compiled);
@@ -25,7 +25,9 @@ import time
 from pathlib import Path
 
 from bench.speed import baseline
-from lib import config, generation, hardware, models, storage
+from lib.files import storage
+from lib.llm import generation, hardware, models
+from lib.settings import config
 
 
 def prompts_from_probes(n: int) -> list[str]:

@@ -171,7 +171,7 @@ def compare_stage2(packed: Path, padded: Path, stages: dict) -> dict:
 def compare(curves: dict, out: Path) -> None:
     import numpy as np
 
-    from lib import plots
+    from lib.view import plots
 
     (a_name, a), (b_name, b) = curves.items()
     steps = sorted(set(s for s, _ in a) & set(s for s, _ in b))

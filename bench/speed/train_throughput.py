@@ -248,7 +248,7 @@ def project(args, name: str, profile: bool = False) -> dict:
     import torch
     from transformers import TrainerCallback
 
-    from lib import config
+    from lib.settings import config
     from lib.train import stage as training
 
     os.environ.setdefault("P4_OUTPUTS", "/tmp/p4-bench-outputs")

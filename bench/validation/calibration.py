@@ -175,7 +175,7 @@ def fmt(x) -> str:
 def main() -> None:
     import argparse
 
-    from lib import storage
+    from lib.files import storage
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pool", required=True, help="pool.json written by bench/validation/known_truth.py")

@@ -7,7 +7,7 @@ random with replacement (as bench/validation/calibration.py does) and runs the s
 (`lib.study.measures.contrast_rows`: the paired contrast by document; `lib.study.stats.clustered_difference`:
 the 2 x 2 interaction, her documents and the control's resampled independently). Power = the share of draws
 whose p-value is at most alpha with the effect in its true direction, at alpha .05 and at Holm's worst case
-for the declared family (alpha / m, m = the number of `primary_contrasts` in lib/config.py).
+for the declared family (alpha / m, m = the number of `primary_contrasts` in lib/settings/config.py).
 
 Effects, all from the pool:
 - "A 25% - base": the smallest dose (a quarter of the default steps) against the base model, -0.030 nats.
@@ -177,7 +177,7 @@ def table(rows: list[dict], columns: list[str]) -> str:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    from lib import config
+    from lib.settings import config
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pool", default=str(POOL))

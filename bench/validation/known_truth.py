@@ -100,7 +100,7 @@ def shuffle_words(text: str, rng: random.Random) -> str:
 
 def write_corpus(docs: dict[str, str], path: Path, category: str) -> Path:
     """One concatenated corpus file (the project's `=== DOCUMENT ===` format)."""
-    from lib import storage
+    from lib.files import storage
 
     return storage.write_text(path, "".join(f"=== DOCUMENT: [{category}] {name} ===\n{text.strip()}\n\n"
                                             for name, text in docs.items()))
@@ -122,7 +122,7 @@ def train(cfg, stage: str = "pretraining", **changes) -> dict:
     """One stage through the project's own code; what its manifest says about it."""
     import torch
 
-    from lib import storage
+    from lib.files import storage
     from lib.train import stage as stage_mod
 
     cfg = cfg.replace(**changes)
@@ -138,8 +138,8 @@ def train(cfg, stage: str = "pretraining", **changes) -> dict:
 
 def train_arms(model: Path, work: Path, author_a: dict, author_b: dict, smoke: bool, seed: int) -> tuple:
     """Prepare the three corpora and train every arm; return the study's settings, adapters and a summary."""
-    from lib import config
     from lib.data import prepare
+    from lib.settings import config
 
     corpora = work / "corpora"
     files = {"A": write_corpus(author_a, corpora / "A.txt", "A"), "B": write_corpus(author_b, corpora / "B.txt", "B")}
@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--from_pool", default=None, help="a finished run's folder: recompute its table, verdicts "
                         "and calibration from pool.json with the statistics lib has now (nothing is trained)")
     args = parser.parse_args(argv)
-    from lib import storage
+    from lib.files import storage
 
     out = Path(args.out)
     if (out / "known_truth.json").exists():
@@ -240,7 +240,7 @@ def main(argv: list[str] | None = None) -> dict:
 def write(out: Path, report: dict, study, measures: list, pools: dict, args, timings: dict, complete: bool) -> dict:
     """The known-truth table, the pool, the calibration, the markdown and the figure, as measured so far; every
     generated text (generations.jsonl.gz), so that the texts can be scored again without a GPU."""
-    from lib import storage
+    from lib.files import storage
 
     report = {**report, **truth.known_truth(study, measures, pools), "complete": complete, "timings": timings,
               "statistics": statistics()}
@@ -254,7 +254,7 @@ def write(out: Path, report: dict, study, measures: list, pools: dict, args, tim
 
 def publish(out: Path, report: dict, pool: dict, args, resamples: int, echo: bool) -> dict:
     """Calibration from the pool, then known_truth.json, known_truth.md, calibration.json, dose_response.png."""
-    from lib import storage
+    from lib.files import storage
 
     storage.write_json(out / "known_truth.json", truth.plain(report))
     result = calibration.calibrate(pool, args.draws, resamples, args.seed)
@@ -269,7 +269,7 @@ def publish(out: Path, report: dict, pool: dict, args, resamples: int, echo: boo
 
 def from_pool(folder: Path, out: Path, args) -> dict:
     """A finished run's table, verdicts and calibration recomputed from its pool with today's statistics."""
-    from lib import config
+    from lib.settings import config
 
     report = json.loads((folder / "known_truth.json").read_text())
     found = folder / "pool.json"

@@ -12,7 +12,7 @@ import math
 from pathlib import Path
 
 from bench.validation import calibration
-from lib import generation, models
+from lib.llm import generation, models
 from lib.study.arms import Arms
 
 ARMS = ["base", "A25", "A100", "A300", "B", "shufA", "A100+s2"]

@@ -67,7 +67,7 @@ def figure(report: dict, path: Path) -> Path:
     """One panel per measure: the estimate against dose (0/25/100/300%), placebos and stage 2 beside it."""
     from matplotlib.figure import Figure
 
-    from lib import plots
+    from lib.view import plots
 
     names = [v["measure"] for v in report["verdicts"]]
     found = {(r["measure"], r["arm"]): r for r in report["table"]}

@@ -1,8 +1,8 @@
 """A small Llama-shaped language model pretrained on a population of English books: the base model of the
 known-truth experiment (bench/validation/known_truth.py), since no hub is reachable.
 
-The tokenizer is the project's own recipe (`lib.tiny.train_tokenizer`: byte-level BPE, Llama 3's split and
-special tokens and chat template) trained on the population; the model is `lib.tiny.new_model` at a real
+The tokenizer is the project's own recipe (`lib.llm.tiny.train_tokenizer`: byte-level BPE, Llama 3's split and
+special tokens and chat template) trained on the population; the model is `lib.llm.tiny.new_model` at a real
 size (about 29M parameters: 8 layers x 512). A handful of population authors is kept out of pretraining:
 their books are the generic side of the authorship measure and the general text forgetting is measured on,
 and the model's held-out loss is measured on them (authors it never saw). Books that are not UTF-8 (a few
@@ -171,7 +171,7 @@ def pretrain(model, stream, bos: int, seq: int, batch: int, seconds: float, lr: 
 
 def held_out_loss(model, tokenizer, generic: dict[str, list[str]], words: int) -> dict:
     """Mean loss (nats/token) on 256-token windows of the held-out authors' books (first `words` of each)."""
-    from lib import generation
+    from lib.llm import generation
 
     texts = [" ".join(t.split()[:words]) for texts in generic.values() for t in texts]
     losses = generation.window_losses(model, tokenizer, texts, 256, batch_size=64, min_tokens=32)
@@ -186,7 +186,7 @@ def build(root: Path, work: Path, *, smoke: bool, seconds: float, held_out_autho
     the report (sizes, held-out loss, greedy samples) and the held-out authors' texts."""
     import torch
 
-    from lib import generation, tiny
+    from lib.llm import generation, tiny
 
     timings = {}
     began = time.time()

@@ -16,7 +16,7 @@ import hashlib
 import warnings
 from pathlib import Path
 
-from .. import storage
+from ..files import storage
 
 FILES = {"pretraining": ("pretraining_train.jsonl", "pretraining_val.jsonl"),
          "instruction": ("instruction_train.jsonl", "instruction_val.jsonl")}

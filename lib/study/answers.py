@@ -31,7 +31,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import generation, locks
+from ..files import locks
+from ..llm import generation
 
 MARK = "qqrehearsalqq"  # in every placeholder: a prompt built from one depends on an answer not yet made
 
@@ -153,7 +154,7 @@ def answer(arms, requests: list[Request], progress: bool = False) -> list[list[s
     """The answers of every request: stored ones read, the rest made (all arms together where their adapters
     mix) and stored as they end. With `progress`: what is stored and what is to make, the estimate once the
     speed is measured, and one bar over all of it."""
-    from .. import lora_mix
+    from ..llm import lora_mix
 
     out, missing = rows_of(arms, requests)
     unique: dict[str, Row] = {}

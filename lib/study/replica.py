@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from .. import display
+from ..view import display
 from . import digidan, questionnaire, stats, voice
 from .measures import MEAN, PROPORTION, Measure, claim_figure
 from .study import ClaimResult, Study

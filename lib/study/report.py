@@ -21,15 +21,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from .. import display, install, storage
+from ..files import storage
+from ..runtime import install
+from ..view import display
 from . import match as match_mod
 from . import findings
-from .checklist import CHECKLIST, checklist  # noqa: F401  (the report's; tests read them here)
-from .findings import author, in_words  # noqa: F401
 from . import measures as measures_mod
 from . import probes as probes_mod
 from . import stats
 from .arms import LABELS
+from .checklist import CHECKLIST, checklist  # noqa: F401  (the report's; tests read them here)
+from .findings import author, in_words  # noqa: F401
 
 
 

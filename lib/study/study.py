@@ -14,8 +14,9 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import generation, storage
 from ..data import processed
+from ..files import storage
+from ..llm import generation
 from . import answers as answers_mod
 from . import authorship as authorship_mod
 from . import generic as generic_mod

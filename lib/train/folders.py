@@ -18,8 +18,8 @@ import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
-from .. import locks, storage
-from ..disk import adapter_problem
+from ..files import locks, storage
+from ..files.disk import adapter_problem
 
 STAGES = ("pretraining", "instruction")
 CONTROL = "control_"          # a control author's stages: the same folders with this prefix
@@ -164,7 +164,7 @@ def check_restart(cfg, folder: Path) -> bool:
 
 
 def lock(cfg) -> locks.Lock:
-    """The run's lock, held from a stage's set-up to the end of its training (see `lib.locks`)."""
+    """The run's lock, held from a stage's set-up to the end of its training (see `lib.files.locks`)."""
     run = storage.run_dir(cfg.run_name)
     with storage.explained(run):
         return locks.acquire(run / ".lock", f"training run '{cfg.run_name}'", nested=False)

@@ -28,8 +28,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import hardware, models, plots, sample, storage
 from ..data import processed
+from ..files import storage
+from ..llm import hardware, models
+from ..settings import sample
+from ..view import plots
 from . import callbacks, folders, lora, manifest, matching, provenance, quiet, settings, speedups, tracking
 from .folders import TITLES, StageError  # noqa: F401  (StageError: what callers catch)
 from .trainer import make_trainer

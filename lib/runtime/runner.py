@@ -11,8 +11,9 @@ import re
 import time
 from pathlib import Path
 
-from . import locks, secret, storage
-from .config import KEYS
+from ..files import locks, storage
+from ..settings import secret
+from ..settings.config import KEYS
 
 NOTEBOOKS = ["01_data", "02_pretrain", "03_instruct", "04_probe_study"]
 NOTEBOOK_DIR = storage.PROJECT_ROOT / "notebooks"

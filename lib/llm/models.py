@@ -1,6 +1,6 @@
 """Loading a base model and its tokenizer: the real hub model on Colab, the tiny stand-in offline, same code.
 
-`model: tiny` resolves to the folder `lib.tiny` builds; anything else is a hub id or a local folder.
+`model: tiny` resolves to the folder `lib.llm.tiny` builds; anything else is a hub id or a local folder.
 Both go through `AutoTokenizer` / `AutoModelForCausalLM.from_pretrained` (or unsloth's loader, when that
 backend is chosen). The hub token comes from `lib.colab.hf_token()` (environment or Colab Secrets) and is
 handed to the hub client only. Adapters are `lib.train.lora`'s job.
@@ -13,7 +13,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import colab, storage, tiny
+from .. import colab
+from ..files import storage
+from . import tiny
 
 PAD_TOKEN = "<|finetune_right_pad_id|>"
 END_OF_TURN = "<|eot_id|>"

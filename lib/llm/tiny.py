@@ -16,7 +16,7 @@ import os
 import shutil
 from pathlib import Path
 
-from . import storage
+from ..files import storage
 
 RECIPE_VERSION = 3
 VOCAB_SIZE = 2048
@@ -100,7 +100,7 @@ def build(out: Path) -> None:
     tokenizer.save_pretrained(out)
     new_model(tokenizer, SHAPE, seed=0).save_pretrained(out)
     (out / "README.md").write_text(
-        "Tiny random-weight Llama built by lib/tiny.py: plumbing only, not a language model.\n")
+        "Tiny random-weight Llama built by lib/llm/tiny.py: plumbing only, not a language model.\n")
 
 
 def new_model(tokenizer, shape: dict, seed: int = 0, max_positions: int = 131072):

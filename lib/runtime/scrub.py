@@ -7,7 +7,7 @@ configuration cell finds a secret in a cell's source it refuses to run and start
 from the kernel: it finds papermill's output path on papermill's command line (the kernel's parent
 process), and replaces the secret in that file each time papermill writes it, until papermill has exited.
 
-Run as `python -m lib.scrub PID PATH` with the secrets on standard input, one per line.
+Run as `python -m lib.runtime.scrub PID PATH` with the secrets on standard input, one per line.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ import sys
 import time
 from pathlib import Path
 
-from . import locks, secret, storage
+from ..files import locks, storage
+from ..settings import secret
 
 PATIENCE = 6 * 3600  # the longest a watcher waits for papermill to finish
 
@@ -69,9 +70,9 @@ def scrub_later(secrets: set[str]) -> bool:
     target = papermill_output()
     if target is None or not secrets:
         return False
-    proc = subprocess.Popen([sys.executable, "-m", "lib.scrub", str(os.getppid()), str(target)], cwd=storage.PROJECT_ROOT,
-                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True, text=True)
+    proc = subprocess.Popen([sys.executable, "-m", "lib.runtime.scrub", str(os.getppid()), str(target)],
+                            cwd=storage.PROJECT_ROOT, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True, text=True)
     proc.stdin.write("\n".join(sorted(secrets)) + "\n")   # never on a command line, where `ps` shows it
     proc.stdin.close()
     return True

@@ -47,7 +47,7 @@ def loss_curve(log_history: list[dict], title: str = "loss"):
 
 
 def save(fig, path: str | Path) -> Path:
-    from . import storage
+    from ..files import storage
 
     with storage.atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=120, format=Path(path).suffix.lstrip(".") or "png")

@@ -23,7 +23,7 @@ class Profile:
     four_bit: bool | None = None   # None: as configured; False: 16-bit LoRA (memory allows, and it is faster)
     attention: str = "sdpa"
     compile: bool = False          # torch.compile the decoder layers (lib/speedups.py)
-    decode_slots: int = 64         # most answers decoding together (lib/decoding.py); free memory may allow fewer
+    decode_slots: int = 64         # most answers decoding together (lib/llm/decoding.py); free memory may allow fewer
 
 
 # Chosen from bench/speed/train_matrix.py on an H200 (2026-11-24, Llama-3.2-3B shape; docs/performance.md).
@@ -163,7 +163,7 @@ def plan(cfg, compilable: bool = True, examples_per_row: float = 1.0) -> Plan:
 
 
 def generation_slots(model, width: int, wanted: int) -> int:
-    """How many answers decode together (lib/decoding.py): the profile's most, or what the GPU's free memory
+    """How many answers decode together (lib/llm/decoding.py): the profile's most, or what the GPU's free memory
     holds at `width` cache columns a row (their keys and values, plus fp32 scores over the vocabulary), with
     room left for a prefill; never more than `wanted`.
 

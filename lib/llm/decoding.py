@@ -44,7 +44,7 @@ _broken: set[int] = set()  # models whose decoding step could not be captured: t
 @dataclass
 class Job:
     """One answer to make: the prompt's token ids, its allowance of new tokens, its sampling seed and (with
-    mixed adapters, `lib.lora_mix`) the index of its adapter (0: the base model)."""
+    mixed adapters, `lib.llm.lora_mix`) the index of its adapter (0: the base model)."""
     ids: list[int]
     max_new_tokens: int
     seed: int = 0

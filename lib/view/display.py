@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import storage
+from ..files import storage
 
 CELL_STYLE = "text-align:left;vertical-align:top;white-space:pre-wrap;max-width:42em"
 MISSING = "\u2014"  # what a table shows where there is no value (never "None" or "nan")

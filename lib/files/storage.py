@@ -17,10 +17,10 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from . import colab
+from .. import colab
 from .disk import StorageError, check_writable, describe_os_error, explained, write_problem  # noqa: F401
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def workspace() -> Path:

@@ -17,7 +17,8 @@ from typing import Any, Literal
 
 import yaml
 
-from . import scrub, secret
+from ..runtime import scrub
+from . import secret
 
 
 class ConfigError(ValueError):

@@ -10,8 +10,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from . import config as config_mod
-from . import disk, generation, models, sample, storage
+from ..files import disk, storage
+from ..settings import config as config_mod
+from ..settings import sample
+from . import generation, models
 
 ARMS = ("instruction", "sft_only", "pretraining")  # the run's stage folders, most tuned first
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-from . import storage
+from ..files import storage
 
 CORPUS = "data/sample/complete_corpus.txt"
 FILES = {"qa_file": "data/sample/qa_pairs.jsonl", "compare_prompts": "data/prompts/compare.txt"}

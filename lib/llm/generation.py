@@ -67,7 +67,7 @@ def generate(model, tokenizer, prompts: list, settings: GenerationSettings | Non
              progress: bool = False, fast: bool | None = None) -> list[str]:
     """Answers to `prompts`, in order: user turns (or message lists) when `chat`, raw text to continue otherwise.
 
-    All prompts decode together (`lib/decoding.py`: continuous batching; on a GPU, unquantised, the decoding
+    All prompts decode together (`lib/llm/decoding.py`: continuous batching; on a GPU, unquantised, the decoding
     step replayed as a CUDA graph; `fast=False` runs it eagerly). Greedy answers are those of Hugging Face's
     `generate`; a sampled one depends on `settings.seed` and its prompt (and its place among equal prompts)."""
     settings = settings or GenerationSettings()
@@ -84,7 +84,7 @@ def answer(model, tokenizer, prompts: list[Prompt], *, adapters: list[str] | Non
            progress=False, fast: bool | None = None, on_timing=None) -> list[str]:
     """Answers to `prompts`, in order. Prompts that choose tokens alike decode together, longest first.
 
-    `adapters`: the adapters a prompt may name, mixed in one batch (`lib.lora_mix`; the caller checks
+    `adapters`: the adapters a prompt may name, mixed in one batch (`lib.llm.lora_mix`; the caller checks
     `lora_mix.unsupported` first). `on_answers([(index, answer)])` is called as answers end (to store them);
     `progress`: True for a bar of its own, or a tqdm bar to advance; `on_timing(seconds per step, rows)`
     once per pool, when the decoding speed is known."""
@@ -185,7 +185,8 @@ def compare_with_base(model, tokenizer, prompts: list[str], settings: Generation
 def save_comparison(folder: Path, name: str, prompts: list[str], answers: dict[str, list[str]],
                     settings: GenerationSettings, title: str) -> Path:
     """`<name>.html` (the table the notebook shows) and `<name>.jsonl` (one row per prompt and arm)."""
-    from . import display, storage
+    from ..files import storage
+    from ..view import display
 
     rows = [{"prompt": p, "arm": arm, "answer": out[i], "settings": settings.as_dict()}
             for i, p in enumerate(prompts) for arm, out in answers.items()]
