@@ -155,3 +155,14 @@ def test_no_import_cycle_between_lib_modules():
     assert cycles(import_graph(deferred=False)) == []
     for cycle in cycles(import_graph(deferred=True)):
         assert any(cycle <= known for known in DEFERRED_CYCLES), f"an import cycle: {sorted(cycle)}"
+
+
+def test_the_maps_name_every_package_and_every_shared_module():
+    """README's map names every package; CONTRIBUTING's names every package and each shared module, so a newcomer
+    finds every file of `lib` on one screen."""
+    readme, contributing = (ROOT / "README.md").read_text(), (ROOT / "CONTRIBUTING.md").read_text()
+    for package in PACKAGES[1:]:
+        assert f"`{package}`" in readme and f"`{package}`" in contributing, f"{package} is missing from a map"
+    for path in [*LIB.glob("*.py"), *(p for shared in SHARED for p in (ROOT / shared.replace(".", "/")).glob("*.py"))]:
+        if path.name != "__init__.py":
+            assert f"`{path.stem}`" in contributing, f"CONTRIBUTING.md's map does not name {path.relative_to(ROOT)}"
