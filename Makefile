@@ -18,14 +18,16 @@ DEMO_ARGS ?= --model tiny --load_in_4bit false --max_seq_length 256 --max_steps 
 
 setup: $(STAMP)
 
-# CPU torch first, then everything else with torch held where it is (no multi-GB CUDA build).
-$(STAMP): requirements.txt requirements-dev.txt requirements-nodeps.txt
+# CPU torch first, then everything else with torch held where it is (no multi-GB CUDA build); last the project
+# itself, editable, so that scripts and tests import `lib` from this checkout without editing sys.path.
+$(STAMP): requirements.txt requirements-dev.txt requirements-nodeps.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q $(TORCH)
 	$(PY) -c "import torch; print('torch==' + torch.__version__)" > $(VENV)/constraints.txt
 	$(PY) -m pip install -q -r requirements.txt -r requirements-dev.txt -c $(VENV)/constraints.txt
 	$(PY) -m pip install -q --no-deps -r requirements-nodeps.txt
+	$(PY) -m pip install -q --no-deps -e .
 	touch $(STAMP)
 
 demo: setup

@@ -36,7 +36,9 @@ sys.path.insert(0, str(ROOT))
 
 from colab import browser, image  # noqa: E402
 from colab.hub import Hub  # noqa: E402
-from lib import colab, runner, tiny  # noqa: E402
+from lib import colab  # noqa: E402
+from lib.llm import tiny  # noqa: E402
+from lib.runtime import runner  # noqa: E402
 
 FREEZE = ROOT.parent / "shared" / "colab" / "pip-freeze.gpu.txt"
 CACHE = ROOT / ".colab-check"

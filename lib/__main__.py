@@ -22,8 +22,8 @@ import functools
 import sys
 import warnings
 
-from . import config as config_mod
-from . import secret
+from .settings import config as config_mod
+from .settings import secret
 
 
 class Parser(argparse.ArgumentParser):
@@ -54,7 +54,7 @@ def yaml_comments() -> dict[str, str]:
     """Each key's comment in the project's config.yaml: the flag's help text."""
     import re
 
-    from . import storage
+    from .files import storage
 
     path = storage.PROJECT_ROOT / "config.yaml"
     lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
@@ -97,7 +97,7 @@ def cmd_prepare(args) -> int:
         return 0
     generate = None
     if cfg.backtranslate and args.mode != "pretraining":
-        from . import generation
+        from .llm import generation
 
         generate = generation.generator(cfg)
     prepare.run(cfg, mode=args.mode, generate=generate)
@@ -122,8 +122,8 @@ def cmd_train(args) -> int:
 
 
 def cmd_chat(args) -> int:
-    from . import chat
     from .data import processed
+    from .llm import chat
 
     if args.prompt is not None and not args.prompt.strip():
         raise ValueError("--prompt is empty: give the text to answer, or --interactive to talk")
@@ -138,7 +138,7 @@ def cmd_score(args) -> int:
     import json
     from pathlib import Path
 
-    from . import storage
+    from .files import storage
     from .study import questionnaire
 
     responses = [r for path in args.responses for r in questionnaire.read_responses(Path(path))]
@@ -156,7 +156,7 @@ def cmd_probes(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from . import runner
+    from .runtime import runner
     from .train import preflight
 
     params = notebook_parameters(overrides(args))
@@ -238,8 +238,8 @@ def run(args) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # one line, not a traceback, for the errors users can fix
-        from . import storage
-        from .runner import NotebookFailed
+        from .files import storage
+        from .runtime.runner import NotebookFailed
 
         fixable = (config_mod.ConfigError, OSError, ValueError, NotebookFailed, RuntimeError)
         if isinstance(exc, fixable):

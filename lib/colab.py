@@ -81,7 +81,7 @@ def setup(root: str | Path, started: float | None = None) -> dict:
     Safe to re-run; nothing needs a restart (only missing packages are installed, nothing imported is
     replaced: where it would be, one line says to restart).
     """
-    from . import install
+    from .runtime import install
 
     root = Path(root)
     step = Clock(started)
@@ -98,7 +98,7 @@ def setup(root: str | Path, started: float | None = None) -> dict:
     log = library_log(root)
     if wants_unsloth(root) and gpu():
         done["unsloth"] = import_unsloth_first(step, log)
-    from . import logs
+    from .runtime import logs
 
     logs.to_log(log)
     show_log_line(log)
@@ -142,7 +142,7 @@ def import_unsloth_first(step, log: Path) -> str:
     its patches partly applied, when it comes later). Its banner goes to the log and one line says what
     happened; a failure to import it is one line too (training then uses transformers + PEFT), never a
     traceback."""
-    from . import logs
+    from .runtime import logs
 
     early = [name for name in ("transformers", "trl", "peft") if name in sys.modules]
     if "unsloth" in sys.modules:
@@ -171,16 +171,16 @@ def library_log(root: Path) -> Path:
     """Where library warnings go: beside the notebooks a batch runs (the runner names it), else in outputs/."""
     if os.environ.get("P4_LIBRARY_LOG"):
         return Path(os.environ["P4_LIBRARY_LOG"])
-    from . import storage
+    from .files import storage
 
     return storage.outputs_dir() / "library.log"
 
 
 def show_log_line(log: Path) -> None:
     """One line naming the log, a link in a rendered page (the runner's log lies beside its HTML copies)."""
-    from . import display
+    from .files import storage
 
-    shown = display.shown_path(log)
+    shown = storage.shown_path(log)
     href = log.name if os.environ.get("P4_LIBRARY_LOG") else shown
     text = f"Library warnings and notices go to {shown}, not into this notebook."
     try:

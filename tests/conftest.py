@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from lib import config, models, storage
+from lib.files import storage
+from lib.llm import models
+from lib.settings import config
 
 ROOT = storage.PROJECT_ROOT
 SHARED_CORPORA = ROOT.parent / "shared" / "corpora"
@@ -123,7 +125,7 @@ class NotebookRun:
 def four_notebooks(tmp_path_factory) -> NotebookRun:
     """The four notebooks run in order by the runner, like `make demo` with fewer steps, with a token and a W&B
     key in the environment (that must leak nowhere); shared by the tests that read what the run wrote."""
-    from lib import runner
+    from lib.runtime import runner
 
     root = tmp_path_factory.mktemp("four-notebooks")
     with pytest.MonkeyPatch.context() as patch:

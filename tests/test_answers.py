@@ -14,7 +14,7 @@ import types
 
 import pytest
 
-from lib import generation
+from lib.llm import generation
 from lib.study import answers, checkers, probes
 from tests.conftest import ROOT
 
@@ -74,8 +74,8 @@ def test_an_adapters_identity_is_a_hash_of_its_weights(tmp_path):
 CHILD = textwrap.dedent("""
     import json, sys
     from pathlib import Path
-    sys.path.insert(0, {root!r})
-    from lib import config, generation
+    from lib.llm import generation
+    from lib.settings import config
     from lib.study import answers
     from lib.study.arms import Arms
     cfg = config.load_config(Path({root!r}) / "config.yaml", **json.loads(sys.argv[1]))
@@ -93,14 +93,12 @@ def test_a_killed_generation_loses_at_most_one_batch_and_the_rerun_makes_the_res
 
     prompts = [f"Question {i}: what does a surrogate owe the patient's story, part {i}?" for i in range(40)]
     folder = tmp_path / "answers"
-    script = tmp_path / "child.py"
-    script.write_text(CHILD.format(root=str(ROOT)))
     overrides = {k: getattr(tiny_run.cfg, k) for k in ("model", "load_in_4bit", "max_seq_length", "processed_dir",
                                                         "run_name")}
     with tiny_run.outputs() as outputs:
         env = {**os.environ, "P4_OUTPUTS": str(outputs)}
-        child = subprocess.Popen([sys.executable, str(script), json.dumps(overrides), str(folder),
-                                  json.dumps(SETTINGS.as_dict()), json.dumps(prompts)], cwd=ROOT, env=env)
+        child = subprocess.Popen([sys.executable, "-c", CHILD.format(root=str(ROOT)), json.dumps(overrides),
+                                  str(folder), json.dumps(SETTINGS.as_dict()), json.dumps(prompts)], cwd=ROOT, env=env)
         deadline = time.time() + 600
         while child.poll() is None and time.time() < deadline:
             if lines(folder) >= 16:  # two batches stored: the third is being decoded
@@ -143,7 +141,7 @@ def small_study(tiny_run, tmp_path_factory):
     for row in found["instructions"]:
         if checkers.feasible(row["check"], 48) is None:
             kinds.setdefault(row["check"]["kind"], row)
-    from lib import storage
+    from lib.files import storage
 
     storage.write_jsonl(folder / "instructions.jsonl", list(kinds.values())[:3])
     for key in ("new_context", "override", "author_answers"):

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from lib import chat, generation
+from lib.llm import chat, generation
 from tests.conftest import ROOT
 
 

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from lib import config
+from lib.settings import config
 from lib.study import cross_likelihood as cl
 from lib.study import inextricability, match, measures, report, stats
 from lib.study import inference as inf
@@ -261,7 +261,7 @@ def sample_documents() -> list[str]:
 
 
 def match_study(tmp_path, control: list[str], others: dict[str, list[str]], his_tokens: int):
-    from lib import storage
+    from lib.files import storage
 
     for arm, tokens in (("pretraining", 10_000), ("control_pretraining", his_tokens)):
         storage.write_json(tmp_path / arm / "manifest.json", {"steps": 12, "resources": {"tokens": tokens},
@@ -298,7 +298,7 @@ def test_the_match_reports_tokens_documents_and_register_and_warns_when_far(tmp_
 # --- the known-truth decision between the readings -------------------------------------------------------------
 
 def known_truth_pool(gains: dict[str, dict[str, float]], documents: int = 16) -> dict:
-    """A pool like bench/known_truth.py's: every arm's loss on each window of her and his held-out documents."""
+    """A pool like bench/validation/known_truth.py's: every arm's loss on each window of her and his held-out documents."""
     rng = random.Random(11)
     entries = []
     for name, whose in ((cl.HER, "her"), (cl.HIS, "his")):
@@ -315,10 +315,7 @@ def known_truth_pool(gains: dict[str, dict[str, float]], documents: int = 16) ->
 
 
 def test_the_known_truth_decision_fails_the_interaction_on_a_placebo_and_passes_her_text_alone():
-    import sys
-
-    sys.path.insert(0, str(ROOT / "bench"))
-    import claim1_placebo
+    from bench.validation import claim1_placebo
 
     register = 0.02
     pool = known_truth_pool({"A25": {"her": register / 2 + 0.02, "his": register / 2},
@@ -343,8 +340,8 @@ def test_claim_1_with_a_control_author_on_the_tiny_model(tmp_path, monkeypatch):
     """Her stage 1 and a stand-in control author's (the sample's essays with their sentences in reverse order,
     prepared into processed/control and trained alike, matched to her steps) as arms of one run: claim 1's primary computed with Holm
     over the declared family, the 2 x 2 and the index in the report, the match read from the manifests."""
-    from lib import storage
     from lib.data import prepare
+    from lib.files import storage
     from lib.study import study as study_mod
     from lib.train import stage
 

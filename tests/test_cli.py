@@ -8,8 +8,9 @@ import warnings
 
 import pytest
 
-from lib import config, models
 from lib.__main__ import main
+from lib.llm import models
+from lib.settings import config
 from tests.conftest import ROOT, SAMPLE
 
 TOKEN = "hf_" + "AbCdEfGhIjKlMnOpQrStUvWxYz012345"

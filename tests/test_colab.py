@@ -10,7 +10,8 @@ import sys
 import pytest
 
 from colab import pin
-from lib import colab, install
+from lib import colab
+from lib.runtime import install
 from tests.conftest import ROOT
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))

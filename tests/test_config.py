@@ -1,6 +1,6 @@
 import pytest
 
-from lib import config
+from lib.settings import config
 from tests.conftest import ROOT
 
 

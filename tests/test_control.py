@@ -6,7 +6,8 @@ import warnings
 
 import pytest
 
-from lib import sample, storage
+from lib.files import storage
+from lib.settings import sample
 from lib.data import prepare, processed
 from lib.train import matching
 from lib.train.folders import StageError

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from lib import decoding, generation, hardware, lora_mix, models
+from lib.llm import decoding, generation, hardware, lora_mix, models
 
 PROMPTS = ["What is your view on surrogate decision-making?", "Who decides?",
            "Should a family override a patient's earlier wishes when the patient can no longer speak?",

@@ -7,10 +7,10 @@ import re
 import numpy as np
 import pandas as pd
 
-from lib import display, plots
 from lib.study import findings, measures
 from lib.study.measures import MEAN, PROPORTION, Measure
 from lib.study.study import ClaimResult
+from lib.view import display, plots
 
 RNG = np.random.default_rng(3)
 BASE = list(RNG.normal(3.0, 0.3, 24))

@@ -1,4 +1,4 @@
-"""The known-truth experiment (bench/known_truth.py): its pieces on inputs whose answer is known, and the whole
+"""The known-truth experiment (bench/validation/known_truth.py): its pieces on inputs whose answer is known, and the whole
 script end to end on CPU in its --smoke setting (a few thousand tokens, a few steps), so that it cannot rot."""
 
 import gzip
@@ -10,14 +10,10 @@ from collections import Counter
 
 import pytest
 
+from bench.validation import calibration, known_truth
+from bench.validation import known_truth_control as control
+from bench.validation import known_truth_study as truth
 from tests.conftest import ROOT, needs_shared
-
-sys.path.insert(0, str(ROOT / "bench"))
-
-import calibration  # noqa: E402
-import known_truth  # noqa: E402
-import known_truth_control as control  # noqa: E402
-import known_truth_study as truth  # noqa: E402
 
 
 def test_a_book_without_headings_is_cut_into_documents_at_paragraphs():
@@ -136,7 +132,7 @@ def simulated_check(reading, effect: float, placebo_shift: float, seed: int) -> 
 
 
 def test_the_combiner_keeps_a_primary_with_a_real_effect_and_drops_one_whose_placebo_moves(tmp_path):
-    import known_truth_combine as combine
+    from bench.validation import known_truth_combine as combine
 
     reading = control.READINGS[0]
     assert reading.name == "loss on held-out author text: stage 1 - control stage 1" and reading.sign == -1
@@ -156,10 +152,10 @@ def test_the_combiner_keeps_a_primary_with_a_real_effect_and_drops_one_whose_pla
 @pytest.mark.slow
 @needs_shared
 def test_the_control_design_runs_end_to_end_on_cpu_and_every_primary_gets_a_verdict(tmp_path):
-    from lib import config
+    from lib.settings import config
 
     out = tmp_path / "out"
-    done = subprocess.run([sys.executable, str(ROOT / "bench" / "known_truth.py"), "--smoke", "--pairs", "default",
+    done = subprocess.run([sys.executable, "-m", "bench.validation.known_truth", "--smoke", "--pairs", "default",
                            "--seeds", "0", "--out", str(out), "--work", str(tmp_path), "--draws", "4"], cwd=ROOT,
                           capture_output=True, text=True, timeout=1200)
     assert done.returncode == 0, done.stderr[-3000:]

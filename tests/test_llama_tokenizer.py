@@ -6,8 +6,9 @@ import json
 import pytest
 import torch
 
-from lib import config, generation, models, tiny
 from lib.data import prepare, processed
+from lib.llm import generation, models, tiny
+from lib.settings import config
 from lib.train import stage as training
 from tests.conftest import ROOT
 from tests.test_stage2_packing import check_answer_only_labels

@@ -8,7 +8,9 @@ import typing
 import nbformat
 import pytest
 
-from lib import config, runner, storage
+from lib.files import storage
+from lib.runtime import runner
+from lib.settings import config
 from tests.conftest import FOUR_NOTEBOOKS, ROOT, SECRET, WANDB_SECRET
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))

@@ -16,8 +16,8 @@ import json
 import numpy as np
 import pytest
 
-from lib import config
 from lib.data import stylometry
+from lib.settings import config
 from lib.study import oracle, oracle_sources, probes, replica, voice
 from tests.conftest import ROOT, SHARED_CORPORA
 

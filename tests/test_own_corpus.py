@@ -7,9 +7,10 @@ import warnings
 
 import pytest
 
-from lib import config, storage
 from lib.__main__ import main
 from lib.data import cleaning, corpus, pairs, prepare
+from lib.files import storage
+from lib.settings import config
 from tests.conftest import ROOT, SHARED_CORPORA, make_cfg, needs_shared
 
 PROSE = ("The patient's story is not a form to be filled in, and the surrogate who reads it so has misread it. "
@@ -221,7 +222,7 @@ def test_the_samples_question_file_is_not_used_with_your_corpus(tmp_path, tiny_t
 
 
 def test_the_samples_compare_prompts_warn_with_your_corpus(tmp_path):
-    from lib import sample
+    from lib.settings import sample
 
     own = make_cfg(tmp_path, corpus=str(tmp_path / "mine"))
     with pytest.warns(UserWarning, match=r"compare_prompts: .* write your own questions, one per line"):
@@ -285,7 +286,7 @@ def test_the_schopenhauer_pattern_from_the_tests_still_holds():
 def test_01_data_on_your_own_book_shows_the_split_and_records_what_the_file_lost(tmp_path, monkeypatch):
     import nbformat
 
-    from lib import runner
+    from lib.runtime import runner
 
     monkeypatch.setenv("P4_OUTPUTS", str(tmp_path / "outputs"))
     out = runner.run_notebooks({"model": "tiny", "max_seq_length": 256, "corpus": str(book(tmp_path / "book.txt")),

@@ -14,7 +14,7 @@ import re
 import pytest
 
 from colab import browser
-from lib import runner
+from lib.runtime import runner
 from lib.study import questionnaire
 
 REQUIRED = bool(os.environ.get("P4_REQUIRE_BROWSER"))

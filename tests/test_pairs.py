@@ -3,9 +3,9 @@ import re
 
 import pytest
 
-from lib import generation
 from lib.data import cleaning, corpus, pairs
 from lib.data.pairs import PairsError
+from lib.llm import generation
 from tests.conftest import SAMPLE, make_cfg
 
 

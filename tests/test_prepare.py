@@ -2,9 +2,9 @@ import json
 
 import pytest
 
-from lib import storage
 from lib.data import corpus, prepare
 from lib.data.corpus import Document
+from lib.files import storage
 from tests.conftest import ROOT, make_cfg
 
 

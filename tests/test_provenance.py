@@ -12,9 +12,11 @@ import pandas as pd
 import pytest
 from transformers import TrainerControl, TrainerState
 
-from lib import chat, config, models, sample, storage
 from lib.__main__ import main
 from lib.data import processed
+from lib.files import storage
+from lib.llm import chat, models
+from lib.settings import config, sample
 from lib.study import drafting, report
 from lib.study import study as study_mod
 from lib.train import callbacks, folders, provenance, settings

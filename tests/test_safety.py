@@ -11,16 +11,16 @@ import time
 
 import pytest
 
-from lib import storage
 from lib.__main__ import main
 from lib.data import prepare, processed
+from lib.files import storage
 from tests.conftest import ROOT, make_cfg
 
 SECRET = "hf_" + "TESTSECRETdoNotLeak0123456789abcdef"
 
 HOLD = """
 import sys, time
-from lib import locks
+from lib.files import locks
 locks.acquire(sys.argv[1], "a test run")
 print("held", flush=True)
 time.sleep(60)
@@ -53,7 +53,7 @@ def test_a_second_prepare_on_the_same_processed_dir_fails_at_once(tmp_path, caps
 
 @pytest.mark.slow
 def test_a_dead_processs_lock_on_this_machine_is_taken_over(tmp_path, capsys):
-    from lib import locks
+    from lib.files import locks
 
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     path = tmp_path / ".lock"
@@ -65,7 +65,7 @@ def test_a_dead_processs_lock_on_this_machine_is_taken_over(tmp_path, capsys):
 
 
 def test_a_lock_from_another_machine_waits_for_its_heartbeat_to_stop(tmp_path):
-    from lib import locks
+    from lib.files import locks
 
     path = tmp_path / ".lock"
     path.write_text(json.dumps({"pid": 1, "host": "colab-vm-elsewhere", "since": "2026-11-30T10:00:00+00:00",
@@ -78,7 +78,7 @@ def test_a_lock_from_another_machine_waits_for_its_heartbeat_to_stop(tmp_path):
 
 
 def test_the_lock_file_is_created_exclusively_and_says_who_holds_it(tmp_path):
-    from lib import locks
+    from lib.files import locks
 
     path = tmp_path / "x" / ".lock"
     with locks.acquire(path, "prepare into x") as lock:
@@ -221,7 +221,7 @@ def test_a_token_given_to_papermill_never_stays_in_the_executed_notebook(tmp_pat
 
 @pytest.mark.slow
 def test_a_second_batch_of_the_same_run_fails_at_once(tmp_path, monkeypatch):
-    from lib import runner
+    from lib.runtime import runner
 
     monkeypatch.setenv("P4_OUTPUTS", str(tmp_path / "outputs"))
     holder = hold_lock(tmp_path / "outputs" / "twice" / "notebooks" / ".lock")

@@ -10,7 +10,9 @@ import nbformat
 import pytest
 
 from colab import browser
-from lib import config, display, runner
+from lib.runtime import runner
+from lib.settings import config
+from lib.view import display
 from tests.conftest import ROOT
 
 needs_chromium = pytest.mark.skipif(browser.chromium() is None and not os.environ.get("P4_REQUIRE_BROWSER"),

@@ -4,8 +4,9 @@ their closing <|eot_id|>, the loss equals the padded loss on the same pairs, and
 import pytest
 import torch
 
-from lib import config, hardware
 from lib.data import prepare, processed
+from lib.llm import hardware
+from lib.settings import config
 from lib.train import stage as training
 from lib.train.packing import RowPackedCollator, examples_per_row
 from tests.conftest import ROOT

@@ -13,8 +13,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from lib import config, models, storage
 from lib.data import prepare, processed
+from lib.files import storage
+from lib.llm import models
+from lib.settings import config
 from lib.train import folders, lora, provenance
 from lib.train import stage as training
 from tests.conftest import ROOT, make_cfg
@@ -91,7 +93,7 @@ def test_resume_auto_never_touches_a_finished_stage(cfg, finished, outputs):
     folder = finished_copy(finished, outputs)
     before = snapshot(folder)
     for steps in (1, 4):
-        with pytest.raises(storage.RunExistsError, match="already finished; there is nothing to resume"):
+        with pytest.raises(folders.RunExistsError, match="already finished; there is nothing to resume"):
             training.train_stage(cfg.replace(max_steps=steps, resume="auto"), "pretraining", progress=False)
     assert snapshot(folder) == before
 
@@ -118,7 +120,7 @@ def test_your_corpus_with_the_samples_compare_prompts_warns_before_training(cfg,
         setup = training.setup_stage(own, "pretraining", progress=False)
     assert setup.cfg.corpus == str(own_data.corpus)
     result = training.run(setup)
-    from lib import chat  # chat --test puts the same questions to the stage: the same warning, naming your corpus
+    from lib.llm import chat  # chat --test puts the same questions to the stage: the same warning, naming your corpus
 
     with pytest.warns(UserWarning, match=rf"holds the sample author's .*\({own_data.corpus}\)"):
         chat.run_cli(str(result.folder), cfg.replace(max_new_tokens=2), None, True, False)
@@ -218,7 +220,7 @@ def test_a_truncated_adapter_is_named(cfg, finished, outputs):
     with pytest.raises(folders.StageError) as caught:
         training.train_stage(cfg.replace(max_steps=1), "instruction", progress=False)
     assert str(caught.value).startswith(f"{weights_file}: truncated") and "\n" not in str(caught.value)
-    from lib import chat
+    from lib.llm import chat
 
     with pytest.raises(ValueError, match=rf"{weights_file}: truncated"):  # and chat says the same
         chat.load_for_chat(str(adapter), cfg)
@@ -228,7 +230,7 @@ def test_a_truncated_adapter_is_named(cfg, finished, outputs):
 
 HOLD = """
 import sys, time
-from lib import locks
+from lib.files import locks
 locks.acquire(sys.argv[1], "a test run")
 print("held", flush=True)
 time.sleep(60)

@@ -7,8 +7,8 @@ import random
 import numpy as np
 import pytest
 
-from lib import storage
 from lib.data import cleaning, corpus
+from lib.files import storage
 from lib.study import (authorship, checkers, domination, drafting, inextricability, probes, replica, report,
                        steerability)
 from lib.study import study as study_mod

@@ -1,6 +1,6 @@
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from lib import models, tiny
+from lib.llm import models, tiny
 from tests.conftest import make_cfg
 
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from lib import config
 from lib.data import prepare
+from lib.settings import config
 from lib.train import export, publish, stage, tracking
 from tests.conftest import make_cfg
 
@@ -35,7 +35,7 @@ def test_wandb_goes_offline_without_a_key_or_a_network(tmp_path, monkeypatch):
 
 
 def test_the_wandb_key_is_never_a_notebook_parameter(monkeypatch):
-    from lib import runner
+    from lib.runtime import runner
 
     with pytest.raises(ValueError, match="secrets are never notebook parameters"):
         runner.check_parameters({"wandb_api_key": "x"})

@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from lib import config, generation, hardware, models, storage
 from lib.data import prepare, processed
+from lib.files import storage
+from lib.llm import generation, hardware, models
+from lib.settings import config
 from lib.train import export, folders, lora, speedups
 from lib.train import manifest as run_manifest
 from lib.train import stage as training
@@ -118,7 +120,7 @@ def test_instruction_stage_needs_a_finished_stage1(cfg):
 
 def test_a_finished_stage_is_never_overwritten_silently(cfg):
     training.train_stage(cfg.replace(max_steps=1), "pretraining", progress=False)
-    with pytest.raises(storage.RunExistsError, match="already finished.*overwrite=True"):
+    with pytest.raises(folders.RunExistsError, match="already finished.*overwrite=True"):
         training.train_stage(cfg.replace(max_steps=1), "pretraining", progress=False)
     again = training.train_stage(cfg.replace(max_steps=2, overwrite=True), "pretraining", progress=False)
     assert json.loads((again.folder / "manifest.json").read_text())["steps"] == 2
@@ -261,7 +263,8 @@ def test_killed_after_a_checkpoint_resume_auto_continues_from_that_step(cfg, out
     done = subprocess.run(cli(cfg, "--max_steps", str(end), "--save_steps", "5", "--resume", "auto"), cwd=ROOT,
                           env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert f"resuming from {killed_at}" in done.stdout
+    resumed = next(line for line in done.stdout.splitlines() if line.startswith("resuming from "))
+    assert resumed.endswith(f"checkpoints/{killed_at.name}"), resumed   # shown from the outputs folder
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["steps"] == end and manifest["resumed_from"].endswith(killed_at.name)
     logged = [r["step"] for r in json.loads((run / "log_history.json").read_text()) if "loss" in r]

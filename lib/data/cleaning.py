@@ -57,7 +57,7 @@ def clean_document(doc: Document, unwrap_lines: bool = True) -> tuple[Document, 
 def table(reports: list[dict]):
     """The cleaning report as `01_data` and `python -m lib prepare` show it: one row per document, characters
     before and after and how many of each kind of thing were taken out (0 where none)."""
-    from .. import display
+    from ..view import display
 
     return display.frame(reports, fill=0).set_index("document")
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import regex
 
-from .. import storage
+from ..files import storage
 from . import headings, pdf
 from .gutenberg import strip_gutenberg  # noqa: F401  (part of this module's interface)
 

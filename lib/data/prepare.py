@@ -14,7 +14,9 @@ import warnings
 from collections import defaultdict
 from pathlib import Path
 
-from .. import display, install, locks, sample, storage
+from ..files import locks, storage
+from ..runtime import install
+from ..settings import sample
 from . import chunking, cleaning, corpus, pairs, processed
 from .corpus import Document
 from .processed import DOCUMENTS, FILES, MANIFEST
@@ -202,7 +204,7 @@ def run(cfg, mode: str = "both", tokenizer=None, generate=None, verbose: bool = 
     """The whole data stage (what `python -m lib prepare` runs and `01_data` shows step by step)."""
     if mode not in ("pretraining", "instruction", "both"):
         raise ValueError(f"mode must be pretraining, instruction or both, not {mode!r}")
-    from .. import models
+    from ..llm import models
 
     out_dir = storage.processed_dir(cfg)
     tokenizer = tokenizer or models.load_tokenizer(cfg)  # first: an unreachable hub fails in seconds
@@ -265,7 +267,7 @@ def widened_mode(cfg, mode: str, out_dir: Path, split: dict[str, str], generate)
     if other == "instruction" and cfg.backtranslate and generate is None:
         raise SplitError(f"{out_dir}: the instruction files there cannot be kept ({problem}) and rebuilding them "
                          "needs the base model for backtranslation; run prepare --mode both")
-    print(f"the {other} files in {display.shown_path(out_dir)} are rebuilt too: {problem}")
+    print(f"the {other} files in {storage.shown_path(out_dir)} are rebuilt too: {problem}")
     return "both"
 
 

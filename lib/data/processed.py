@@ -16,7 +16,8 @@ import hashlib
 import warnings
 from pathlib import Path
 
-from .. import sample, storage
+from ..files import storage
+from ..settings import sample
 
 FILES = {"pretraining": ("pretraining_train.jsonl", "pretraining_val.jsonl"),
          "instruction": ("instruction_train.jsonl", "instruction_val.jsonl")}

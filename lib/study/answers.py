@@ -31,7 +31,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import generation, locks
+from ..files import locks, storage
+from ..llm import generation
 
 MARK = "qqrehearsalqq"  # in every placeholder: a prompt built from one depends on an answer not yet made
 
@@ -153,7 +154,7 @@ def answer(arms, requests: list[Request], progress: bool = False) -> list[list[s
     """The answers of every request: stored ones read, the rest made (all arms together where their adapters
     mix) and stored as they end. With `progress`: what is stored and what is to make, the estimate once the
     speed is measured, and one bar over all of it."""
-    from .. import lora_mix
+    from ..llm import lora_mix
 
     out, missing = rows_of(arms, requests)
     unique: dict[str, Row] = {}
@@ -166,7 +167,7 @@ def answer(arms, requests: list[Request], progress: bool = False) -> list[list[s
         from tqdm.auto import tqdm
 
         tokens = sum(r.prompt.settings.max_new_tokens for r in todo)
-        where = f" in {arms.store.folder}" if arms.store else ""
+        where = f" in {storage.shown_path(arms.store.folder)}" if arms.store else ""
         print(f"{total} answers: {total - len(missing)} already stored{where}, {len(todo)} to make "
               f"(at most {tokens:,} new tokens)", flush=True)
         bar = tqdm(total=total, initial=total - len(missing), desc="answers", unit="answer", smoothing=0.1)

@@ -13,7 +13,8 @@ import hashlib
 import json
 from pathlib import Path
 
-from .. import generation, models, storage
+from ..files import storage
+from ..llm import generation, models
 from ..train import folders
 from . import answers
 

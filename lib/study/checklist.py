@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .. import display
+from ..view import display
 from . import findings
 from .findings import in_words
 

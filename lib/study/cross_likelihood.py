@@ -20,8 +20,8 @@ tokens), so A (her arm) and C (his) differ only in whose text they learned. Thre
   it is 0 (or 1) only if the third author is as near her as him. Undefined (not a huge ratio) when the gain
   on her text is not clearly above 0.
 
-`bench/known_truth.py` decides between them on arms of known truth (author, control, placebo); see
-`docs/_incoming/claims.md` and `bench/claim1_placebo.py`.
+`bench/validation/known_truth.py` decides between them on arms of known truth (author, control, placebo); see
+`docs/_incoming/claims.md` and `bench/validation/claim1_placebo.py`.
 """
 
 from __future__ import annotations

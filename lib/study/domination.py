@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 
-from .. import display
+from ..view import display
 from . import authority
 from .arms import LABELS
 from .measures import MEAN, Measure, claim_figure

@@ -17,9 +17,9 @@ import datetime
 import shutil
 from pathlib import Path
 
-from .. import storage
 from ..data import processed
 from ..data.pairs import distinctive_terms
+from ..files import storage
 from . import probes as probes_mod
 
 BUNDLED = storage.PROJECT_ROOT / "data" / "probes"

@@ -16,7 +16,7 @@ import re
 
 import pandas as pd
 
-from .. import display
+from ..view import display
 from .measures import label, not_computed
 
 ALPHA = 0.05
@@ -175,7 +175,7 @@ def forest_rows(headline: list[dict], results) -> list[dict]:
 
 
 def forest_png(headline: list[dict], results) -> bytes | None:
-    from .. import plots
+    from ..view import plots
     from .report import figure_png
 
     rows = forest_rows(records(headline), results)

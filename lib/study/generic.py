@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .. import storage
 from ..data import cleaning, corpus
+from ..files import storage
 
 
 class GenericError(ValueError):

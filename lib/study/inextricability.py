@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 
-from .. import display
+from ..view import display
 from . import cross_likelihood
 from .measures import MEAN, PROPORTION, Measure, claim_figure
 from .study import ClaimResult, Study

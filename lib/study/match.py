@@ -14,9 +14,10 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from .. import display, storage
 from ..data import processed, stylometry
+from ..files import storage
 from ..train import matching
+from ..view import display
 
 FAR = 0.5              # share of other writers nearer to her than the control, above which he is "far"
 TOKENS_APART = 0.05    # the control's stage is matched in tokens within this share of hers

@@ -81,7 +81,7 @@ def claim_figure(measures: list[Measure], title: str, resamples: int, seed: int,
     its 95% interval, the measure's unit on the y axis and its reference lines (chance, her own value) in a
     legend. A measure no arm has a value for is named with its reason under the panels, not drawn; None when
     no shown measure has a value."""
-    from .. import plots
+    from ..view import plots
 
     names = shown if shown is not None else [m.name for m in measures if not m.exploratory]
     panels, missing = [], {}

@@ -375,7 +375,8 @@ def main() -> None:
     import argparse
     import tempfile
 
-    from .. import config, storage
+    from ..files import storage
+    from ..settings import config
     from . import probes as probes_mod
 
     parser = argparse.ArgumentParser(description=main.__doc__)

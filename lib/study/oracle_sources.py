@@ -181,7 +181,7 @@ def split(docs: dict[str, str], seed: int, floor: int, share: float = HELD_OUT) 
 @functools.lru_cache(maxsize=1)
 def chunk_tokenizer():
     """Llama-3.2's tokenizer when installed (what a real run chunks with), else None."""
-    from .. import tiny
+    from ..llm import tiny
 
     return tiny.llama_tokenizer() if tiny.llama_tokenizer_file() is not None else None
 

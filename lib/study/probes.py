@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .. import storage
+from ..files import storage
 
 PROBE_FILES = {"questions": "questions.txt", "instructions": "instructions.jsonl", "new_context": "new_context.jsonl",
                "override": "override.jsonl", "author_answers": "author_answers.jsonl",

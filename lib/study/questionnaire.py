@@ -21,7 +21,8 @@ import random
 import string
 from pathlib import Path
 
-from .. import display, storage
+from ..files import storage
+from ..view import display
 from . import digidan, stats
 
 PAGE = string.Template((Path(__file__).with_name("questionnaire_page.html")).read_text(encoding="utf-8"))

@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from .. import display
+from ..view import display
 from . import digidan, questionnaire, stats, voice
 from .measures import MEAN, PROPORTION, Measure, claim_figure
 from .study import ClaimResult, Study
@@ -30,6 +30,15 @@ FIRST_PERSON = re.compile(r"\b(?:i|me|my|mine|myself)\b", re.I)
 def ngrams(text: str, n: int) -> set[int]:
     words = re.findall(r"[a-z0-9']+", text.lower())
     return {hash(" ".join(words[i:i + n])) for i in range(len(words) - n + 1)}
+
+
+def training_ngrams(study: Study, n: int) -> set[int]:
+    """Hashes of every run of `n` words in the author's training text (to find verbatim copies), kept in the
+    study's cache: both of the claim's measures ask for them."""
+    key = ("training ngrams", n)
+    if key not in study.cache:
+        study.cache[key] = set().union(*(ngrams(text, n) for text in study.author_train))
+    return study.cache[key]
 
 
 def copies(texts: list[str], source: set[int], n: int = COPY_WORDS) -> list[float]:
@@ -65,7 +74,7 @@ def completions(study: Study) -> tuple[list[Measure], list[dict]]:
                      "compare with her own continuations", "a habit of style, not a voice", exploratory=True)
     person.reference = {"the author's continuations": sum(in_first_person(p["truth"]) for p in probes) / max(1, len(probes))}
     scorer = rouge_scorer.RougeScorer(["rougeL"])
-    source = study.training_ngrams(COPY_WORDS)
+    source = training_ngrams(study, COPY_WORDS)
     examples = []
     for arm in study.model_arms:
         raw = study.ask(arm, [p["opening"] for p in probes], "completion", ids, chat=False)
@@ -132,7 +141,7 @@ def digidan_test(study: Study) -> tuple[Measure, list[dict]]:
                       exploratory=True)
     measure.reference = {"chance": chance}
     verdicts = []
-    source = study.training_ngrams(COPY_WORDS)
+    source = training_ngrams(study, COPY_WORDS)
     for arm in study.model_arms:
         items, counts = digidan_items(study, arm, foils=False)
         if voice.usable(study):  # her voice or the control's: the judge that passed its placebo on the oracles

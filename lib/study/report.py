@@ -21,15 +21,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from .. import display, install, storage
+from ..files import storage
+from ..runtime import install
+from ..view import display
 from . import match as match_mod
 from . import findings
-from .checklist import CHECKLIST, checklist  # noqa: F401  (the report's; tests read them here)
-from .findings import author, in_words  # noqa: F401
 from . import measures as measures_mod
 from . import probes as probes_mod
 from . import stats
 from .arms import LABELS
+from .checklist import CHECKLIST, checklist  # noqa: F401  (the report's; tests read them here)
+from .findings import author, in_words  # noqa: F401
 
 
 
@@ -130,14 +132,14 @@ def sizes(study) -> list[dict]:
 
 
 # The document-to-document spread of a loss contrast between two authors' arms (sd of per-document mean
-# differences, nats per token; known truth, A 100% - B, bench/held_out_power.py): for the detectable difference
+# differences, nats per token; known truth, A 100% - B, bench/validation/held_out_power.py): for the detectable difference
 KNOWN_TRUTH_DOCUMENT_SD = 0.0143
 
 
 def held_out_sizes(study) -> list[dict]:
     """Held-out documents per author (claim 1's unit), against the floor `min_held_out_documents`, with the
     smallest loss difference they detect at the known-truth spread: a t test on document means, a floor (the
-    study's interval by document, on uneven documents, needs about 40% more: bench/held_out_power.py)."""
+    study's interval by document, on uneven documents, needs about 40% more: bench/validation/held_out_power.py)."""
     floor = study.cfg.min_held_out_documents
     rows = []
     for whose, held in (("her", study.author_held_out), ("the control author's", study.control_held_out)):

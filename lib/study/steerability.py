@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .. import display
+from ..view import display
 from . import checkers, stance
 from .arms import LABELS
 from .measures import MEAN, PROPORTION, Measure, claim_figure

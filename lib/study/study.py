@@ -14,8 +14,9 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import generation, storage
 from ..data import processed
+from ..files import storage
+from ..llm import generation
 from . import answers as answers_mod
 from . import authorship as authorship_mod
 from . import generic as generic_mod
@@ -97,14 +98,6 @@ class Study:
             return [self.retriever.answer(q, k=2) for q in questions]
         return self.ask(arm, questions, "questions", [f"q{i}" for i in range(len(questions))])
 
-    def training_ngrams(self, n: int) -> set[int]:
-        """Hashes of every run of `n` words in the author's training text (to find verbatim copies)."""
-        key = ("training ngrams", n)
-        if key not in self.cache:
-            from .replica import ngrams
-
-            self.cache[key] = set().union(*(ngrams(text, n) for text in self.author_train))
-        return self.cache[key]
 
     def is_cut(self, answer: str, settings: generation.GenerationSettings) -> bool:
         """Whether an answer ran into its cap rather than ending by itself."""

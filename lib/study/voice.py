@@ -18,7 +18,7 @@ author-versus-generic measure (`authorship`) stays, exploratory.
 
 from __future__ import annotations
 
-from .. import display
+from ..view import display
 from .measures import PROPORTION, Measure, label
 
 CLAIM = "3 replica"

@@ -11,7 +11,7 @@ import time
 
 from transformers import TrainerCallback
 
-from .. import plots
+from ..view import plots
 
 
 def in_notebook() -> bool:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .. import models, storage
+from ..files import storage
+from ..llm import models
 from . import publish
 
 

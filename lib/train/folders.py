@@ -13,12 +13,13 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import shutil
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
-from .. import locks, storage
-from ..disk import adapter_problem
+from ..files import locks, storage
+from ..files.disk import adapter_problem
 
 STAGES = ("pretraining", "instruction")
 CONTROL = "control_"          # a control author's stages: the same folders with this prefix
@@ -35,6 +36,10 @@ class StageError(RuntimeError):
     """A stage cannot start: missing data, a missing stage-1 adapter, a bad checkpoint path."""
 
 
+class RunExistsError(RuntimeError):
+    """A finished stage would be overwritten; the message says how to keep or replace it."""
+
+
 def folder_name(stage: str, cfg, control: bool = False) -> str:
     """pretraining, instruction (continues stage 1) or sft_only (instruction from the base model); with
     `control`, the control author's same stage (control_pretraining, control_instruction)."""
@@ -46,6 +51,27 @@ def folder_name(stage: str, cfg, control: bool = False) -> str:
                              "init_from: pretraining")
         return CONTROL + stage
     return "sft_only" if stage == "instruction" and cfg.init_from == "base" else stage
+
+
+def stage_dir(run_name: str, stage: str, replace: bool = False) -> Path:
+    """The folder of one stage of a run, emptied first where a finished stage is to be `replace`d (after
+    `check_unfinished` allowed it and every input passed). Unfinished stages are reused, so that checkpoints
+    survive for resuming."""
+    path = storage.run_dir(run_name) / stage
+    if replace and (path / "manifest.json").exists():
+        shutil.rmtree(path)
+    with storage.explained(path):
+        path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def check_unfinished(path: Path, run_name: str, stage: str, overwrite: bool, resume: bool = False) -> None:
+    """Refuse a finished stage (its manifest exists), whether asked to train or to resume it, unless
+    `overwrite` says to replace it."""
+    if (path / "manifest.json").exists() and not overwrite:
+        nothing = "; there is nothing to resume" if resume else ""
+        raise RunExistsError(f"{path}: stage '{stage}' of run '{run_name}' is already finished{nothing}; "
+                             f"choose another run_name, or set overwrite=True to replace it")
 
 
 def stage_path(cfg, stage: str) -> Path:
@@ -138,7 +164,7 @@ def check_restart(cfg, folder: Path) -> bool:
 
 
 def lock(cfg) -> locks.Lock:
-    """The run's lock, held from a stage's set-up to the end of its training (see `lib.locks`)."""
+    """The run's lock, held from a stage's set-up to the end of its training (see `lib.files.locks`)."""
     run = storage.run_dir(cfg.run_name)
     with storage.explained(run):
         return locks.acquire(run / ".lock", f"training run '{cfg.run_name}'", nested=False)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import subprocess
 
-from .. import install, storage
+from ..files import storage
+from ..runtime import install
 
 
 def final_losses(history: list[dict]) -> dict:
@@ -19,7 +20,7 @@ def final_losses(history: list[dict]) -> dict:
 
 
 def package_versions() -> dict:
-    """The versions the setup line printed (`lib.install.versions`), Python included."""
+    """The versions the setup line printed (`lib.runtime.install.versions`), Python included."""
     return install.versions()
 
 

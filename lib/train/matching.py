@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .. import storage
 from ..data import processed
+from ..files import storage
 from . import provenance
 from .folders import CONTROL, LABELS, STAGES, StageError, folder_name
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .. import config as config_mod
-from .. import runner, storage
 from ..data import processed
+from ..files import storage
+from ..runtime import runner
+from ..settings import config as config_mod
 from . import folders, provenance
 
 STAGES = {"02_pretrain": "pretraining", "03_instruct": "instruction"}

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .. import storage
 from ..data import processed
+from ..files import storage
 from .folders import ARMS, CONTROL, LABELS, StageError
 
 MANIFEST = "manifest.json"

@@ -1,5 +1,5 @@
 """Known noise a user cannot act on, silenced only while a stage sets up and trains, then restored (the rest of
-the libraries' notices go to the run's log for the whole session: `lib.logs`, which the setup cell calls).
+the libraries' notices go to the run's log for the whole session: `lib.runtime.logs`, which the setup cell calls).
 
 - bitsandbytes asks for an optional CPU kernel package when it loads;
 - transformers 5 deprecation notices fire from inside TRL;

@@ -8,8 +8,11 @@ openings continued by both. Each table is saved with the stage (`comparison.html
 
 from __future__ import annotations
 
-from .. import display, generation, sample, storage
 from ..data import processed
+from ..files import storage
+from ..llm import generation
+from ..settings import sample
+from ..view import display
 from .folders import LABELS
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..hardware import Plan
+from ..llm.hardware import Plan
 
 # Checkpoints: besides every `save_steps` and every `save_minutes` (callbacks.SaveOften), at least this many per
 # stage, so that a short stage (stage 1 runs some 30-40 steps on a book-sized corpus) keeps some; the newest
@@ -24,7 +24,7 @@ def examples_per_row(cfg, stage: str, rows: list[dict]) -> float:
     tokens as the trainer will see them: the plan turns the configured batch of pairs into rows with it."""
     if stage != "instruction" or not packs(cfg, stage):
         return 1.0
-    from ..models import load_tokenizer
+    from ..llm.models import load_tokenizer
     from .packing import examples_per_row as per_row
 
     tokenizer = load_tokenizer(cfg)

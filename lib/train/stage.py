@@ -1,4 +1,6 @@
-"""A training stage from start to finish: check the inputs, plan, load, add LoRA, train, save.
+"""A training stage from start to finish, in the steps the notebooks show as cells: check the inputs and plan
+(`check_and_plan`), load the base model and add or continue LoRA (`load_with_lora`), build the trainer
+(`build_trainer`), train with the live curve and save (`run`); `train_stage` is all of them in one call.
 
 Stage 1 ("pretraining") trains LoRA adapters by next-token loss on the author's chunks, packed without
 letting one chunk attend to another. Stage 2 ("instruction") continues the stage-1 adapter on the
@@ -19,13 +21,18 @@ The same functions run in a notebook, from `python -m lib train`, and in every p
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import display, hardware, models, plots, sample, storage
 from ..data import processed
+from ..files import storage
+from ..llm import hardware, models
+from ..settings import sample
+from ..view import plots
 from . import callbacks, folders, lora, manifest, matching, provenance, quiet, settings, speedups, tracking
 from .folders import TITLES, StageError  # noqa: F401  (StageError: what callers catch)
 from .trainer import make_trainer
@@ -117,16 +124,59 @@ class StageSetup:
                 for name, value, configured in rows]
 
 
+@dataclass
+class StagePlan:
+    """What is decided before the model loads (step 1): every input checked, the hardware plan made, the run's
+    lock held. Handed to `load_with_lora` and `build_trainer`."""
+    cfg: object
+    stage: str
+    name: str
+    path: Path
+    replacing: bool        # a finished stage that `overwrite` replaces, once every input has passed
+    checkpoint: Path | None
+    restart: bool          # an unfinished stage started again from step 0
+    init_adapter: Path | None
+    lora: dict
+    backend: str
+    plan: hardware.Plan
+    train_rows: list = field(repr=False)
+    val_rows: list = field(repr=False)
+    data_manifest: dict = field(repr=False)
+    data: dict = field(repr=False)
+    environ: dict = field(default_factory=dict, repr=False)
+    lock: object = field(default=None, repr=False)
+    matched_to: dict | None = None
+
+    def release(self) -> None:
+        if self.lock is not None:
+            self.lock.release()
+
+
+@dataclass
+class StageModel:
+    """The base model with LoRA added or continued (step 2), its tokenizer and the backend that loaded it."""
+    model: object = field(repr=False)
+    tokenizer: object = field(repr=False)
+    backend: str
+
+
 def setup_stage(cfg, stage: str, extra_callbacks: list | None = None, progress: bool = True,
                 control: bool = False) -> StageSetup:
-    """Check the inputs, pick the hardware plan, load the model, add LoRA, build the trainer. With `control`,
-    the control author's same stage: her settings on his data, as many steps as hers took (`matching`).
+    """The three steps before training in one call (the command line and tests): `check_and_plan`,
+    `load_with_lora`, `build_trainer`. The notebooks run them as cells of their own."""
+    planned = check_and_plan(cfg, stage, control)
+    return build_trainer(planned, load_with_lora(planned), extra_callbacks, progress)
 
-    The run's lock is taken first (a second run of the same run_name stops at once, saying who holds it).
-    Every input is checked before anything is written or deleted: the stage is not finished (or is to be
-    replaced), the checkpoint to resume is whole and of this stage, the adapter to continue is whole, the
-    data fits, the LoRA shape matches, the folder is writable, the backend and the model load. Only then is
-    a finished stage replaced (`overwrite`).
+
+def check_and_plan(cfg, stage: str, control: bool = False) -> StagePlan:
+    """Step 1: check every input and pick the hardware plan, before anything is loaded, written or deleted. With
+    `control`, the control author's same stage: her settings on his data, as many steps as hers took
+    (`matching`).
+
+    The run's lock is taken first (a second run of the same run_name stops at once, saying who holds it). Checked:
+    the stage is not finished (or is to be replaced), the checkpoint to resume is whole and of this stage, the
+    adapter to continue is whole, the data fits, the LoRA shape matches, the folder is writable. A failed check
+    gives the lock back.
     """
     import datasets
 
@@ -138,21 +188,20 @@ def setup_stage(cfg, stage: str, extra_callbacks: list | None = None, progress: 
         matched = None
         if control:
             cfg, matched = matching.control_config(cfg, stage)
-        setup = _setup(cfg, stage, name, lock, extra_callbacks, progress, control)
-        setup.matched_to = matched
-        return setup
+        planned = _plan(cfg, stage, name, control)
     except BaseException:
         if lock is not None:
             lock.release()
         raise
+    planned.lock, planned.matched_to = lock, matched
+    return planned
 
 
-def _setup(cfg, stage: str, name: str, lock, extra_callbacks: list | None, progress: bool,
-           control: bool = False) -> StageSetup:
+def _plan(cfg, stage: str, name: str, control: bool) -> StagePlan:
     path = storage.run_dir(cfg.run_name) / name
     replacing = cfg.overwrite and (path / "manifest.json").exists()
     if is_main_process():
-        storage.check_unfinished(path, cfg.run_name, name, cfg.overwrite, resume=bool(cfg.resume))
+        folders.check_unfinished(path, cfg.run_name, name, cfg.overwrite, resume=bool(cfg.resume))
         if not control:   # his stages ask no questions side by side
             sample.warn(cfg, "compare_prompts")
     # a stage being replaced has nothing to resume automatically; a checkpoint named explicitly still counts
@@ -172,31 +221,61 @@ def _setup(cfg, stage: str, name: str, lock, extra_callbacks: list | None, progr
                          examples_per_row=settings.examples_per_row(cfg, stage, train_rows))
     if is_main_process():
         print(plan.describe())
-    environ = tracking.environ(cfg, path, name)
-    with quiet.known_noise_silenced(), storage.scoped_environ(environ):
-        loaded = models.load_model(cfg, hardware.torch_dtype(plan.precision), backend, plan.load_in_4bit,
+    return StagePlan(cfg, stage, name, path, replacing, checkpoint, restart, init_adapter, shape, backend, plan,
+                     train_rows, val_rows, data_manifest, data, tracking.environ(cfg, path, name))
+
+
+@contextlib.contextmanager
+def lock_given_back_on_failure(planned: StagePlan) -> Iterator[None]:
+    """A step that fails gives the run's lock back, so that the notebook's cells can be run again from step 1."""
+    try:
+        yield
+    except BaseException:
+        planned.release()
+        raise
+
+
+def load_with_lora(planned: StagePlan) -> StageModel:
+    """Step 2: the base model as planned (precision, 4-bit, attention, backend), with LoRA added, or the adapter
+    this stage continues loaded to train on; the LoRA weights are drawn now, so the same seed gives the same
+    adapter."""
+    cfg, plan = planned.cfg, planned.plan
+    with lock_given_back_on_failure(planned), quiet.known_noise_silenced(), storage.scoped_environ(planned.environ):
+        loaded = models.load_model(cfg, hardware.torch_dtype(plan.precision), planned.backend, plan.load_in_4bit,
                                    plan.attention)
-        set_seed(cfg.seed)  # the LoRA weights are drawn now: the same seed gives the same adapter
-        model = lora.add_lora(loaded, cfg, plan.gradient_checkpointing, init_adapter, lean=cfg.lean_lora)
-        # every input has passed: only now may a finished stage be replaced
-        folder = storage.stage_dir(cfg.run_name, name, replace=replacing and is_main_process())
-        if is_main_process():
-            begin_training(folder, checkpoint, restart, data)
-        args = settings.sft_config(cfg, stage, folder / "checkpoints", plan, bool(val_rows), loaded.backend,
-                                   checkpoint is not None)
-        progress_callbacks = callbacks.progress_callbacks(TITLES[name]) if progress else []
-        saving = [callbacks.SaveOften(cfg.save_minutes, settings.CHECKPOINTS_PER_STAGE)]
-        trainer = make_trainer(model, loaded.tokenizer, args, to_dataset(train_rows, stage, cfg.chat_date),
-                               to_dataset(val_rows, stage, cfg.chat_date) if val_rows else None,
-                               progress_callbacks + saving + (extra_callbacks or []),
-                               cfg.max_seq_length if plan.compile else None)
-    lora.set_adapter_dtype(trainer.model, plan.precision, cfg.lean_lora)
-    if plan.compile:
-        speedups.compile_layers(trainer.model)
-    return StageSetup(cfg, stage, name, folder, checkpoint, init_adapter, plan, loaded.backend, shape,
-                      lora.parameter_counts(model),
-                      {"train rows": len(train_rows), "validation rows": len(val_rows)},
-                      data_manifest, trainer, loaded.tokenizer, lock, environ, data)
+        set_seed(cfg.seed)
+        model = lora.add_lora(loaded, cfg, plan.gradient_checkpointing, planned.init_adapter, lean=cfg.lean_lora)
+    return StageModel(model, loaded.tokenizer, loaded.backend)
+
+
+def build_trainer(planned: StagePlan, loaded: StageModel, extra_callbacks: list | None = None,
+                  progress: bool = True) -> StageSetup:
+    """Step 3: the stage's folder (every input has passed: only now may a finished stage be replaced), the data
+    it starts on recorded, and the trainer with its live curve and its checkpoints by steps and by minutes."""
+    cfg, plan, name = planned.cfg, planned.plan, planned.name
+    with lock_given_back_on_failure(planned):
+        with quiet.known_noise_silenced(), storage.scoped_environ(planned.environ):
+            folder = folders.stage_dir(cfg.run_name, name, replace=planned.replacing and is_main_process())
+            if is_main_process():
+                begin_training(folder, planned.checkpoint, planned.restart, planned.data)
+            args = settings.sft_config(cfg, planned.stage, folder / "checkpoints", plan, bool(planned.val_rows),
+                                       loaded.backend, planned.checkpoint is not None)
+            progress_callbacks = callbacks.progress_callbacks(TITLES[name]) if progress else []
+            saving = [callbacks.SaveOften(cfg.save_minutes, settings.CHECKPOINTS_PER_STAGE)]
+            val_rows = planned.val_rows
+            trainer = make_trainer(loaded.model, loaded.tokenizer, args,
+                                   to_dataset(planned.train_rows, planned.stage, cfg.chat_date),
+                                   to_dataset(val_rows, planned.stage, cfg.chat_date) if val_rows else None,
+                                   progress_callbacks + saving + (extra_callbacks or []),
+                                   cfg.max_seq_length if plan.compile else None)
+        lora.set_adapter_dtype(trainer.model, plan.precision, cfg.lean_lora)
+        if plan.compile:
+            speedups.compile_layers(trainer.model)
+    return StageSetup(cfg, planned.stage, name, folder, planned.checkpoint, planned.init_adapter, plan,
+                      loaded.backend, planned.lora, lora.parameter_counts(loaded.model),
+                      {"train rows": len(planned.train_rows), "validation rows": len(val_rows)},
+                      planned.data_manifest, trainer, loaded.tokenizer, planned.lock, planned.environ, planned.data,
+                      planned.matched_to)
 
 
 def check_data(stage: str, data_folder: Path, data_manifest: dict, init_adapter: Path | None,
@@ -252,7 +331,7 @@ def run(setup: StageSetup) -> StageResult:
 def _run(setup: StageSetup) -> StageResult:
     cfg, trainer = setup.cfg, setup.trainer
     if is_main_process() and setup.checkpoint is not None:
-        print(f"resuming from {display.shown_path(setup.checkpoint)}")
+        print(f"resuming from {storage.shown_path(setup.checkpoint)}")
     hardware.reset_peak_memory()
     started = time.time()
     try:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .. import colab, models
+from .. import colab
+from ..llm import models
 
 WANDB_HOST = ("api.wandb.ai", 443)
 
@@ -48,7 +49,7 @@ def environ(cfg, folder: Path, stage_name: str) -> dict[str, str]:
 
 def describe(cfg, folder: Path) -> str | None:
     """One line on where the logs went (shown after training), or None when nothing is reported."""
-    from ..display import shown_path  # from the project (the notebooks' working folder), never the machine's
+    from ..files.storage import shown_path  # from the project (the notebooks' working folder), never the machine's
 
     if cfg.report_to == "tensorboard":
         logs = shown_path(folder / "tensorboard")

@@ -7,9 +7,11 @@ record which rows each process trained on (`P4_BATCH_LOG=folder`: a data-paralle
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from transformers import TrainerCallback
@@ -34,18 +36,22 @@ class CountingTrainer(SFTTrainer):
         return super().training_step(model, inputs, *args, **kwargs)
 
     def evaluate(self, *args, **kwargs):
-        started = time.time()
-        try:
+        with self.timed("eval_seconds"):
             return super().evaluate(*args, **kwargs)
-        finally:
-            self.eval_seconds += time.time() - started
 
     def _save_checkpoint(self, *args, **kwargs):
+        with self.timed("save_seconds"):
+            return super()._save_checkpoint(*args, **kwargs)
+
+    @contextlib.contextmanager
+    def timed(self, counter: str) -> Iterator[None]:
+        """Add the time the block takes to `counter`: evaluating and saving are not training, so the tokens per
+        second a run reports leave them out."""
         started = time.time()
         try:
-            return super()._save_checkpoint(*args, **kwargs)
+            yield
         finally:
-            self.save_seconds += time.time() - started
+            setattr(self, counter, getattr(self, counter) + time.time() - started)
 
     def steady_tokens_per_second(self, training_seconds: float) -> float | None:
         """Tokens per second after the first optimiser step (compiling and warm-up left out), all processes."""
