@@ -87,16 +87,11 @@ def author_documents(path: Path, headings: str | None, smoke: bool) -> dict[str,
 
 
 def sections(text: str, words: int = SECTION_WORDS) -> list[str]:
-    """Consecutive paragraphs joined until about `words` words (a book without headings cut into documents)."""
-    out, current = [], []
-    for paragraph in text.split("\n\n"):
-        current.append(paragraph)
-        if sum(len(p.split()) for p in current) >= words:
-            out.append("\n\n".join(current))
-            current = []
-    if current and sum(len(p.split()) for p in current) >= 300:
-        out.append("\n\n".join(current))
-    return out
+    """Consecutive paragraphs joined until about `words` words (a book without headings cut into documents), as
+    the oracle harness cuts its writers."""
+    from lib.study import oracle_sources
+
+    return oracle_sources.sections(text, words)
 
 
 def stage_settings(model: Path, smoke: bool, seed: int) -> dict:
