@@ -163,7 +163,7 @@ def open_study(cfg, adapters: dict[str, Path], work: Path, generic: dict[str, li
     """The study over every arm, fitted as for a run with a control (verifier included), and the pools."""
     import torch
 
-    import known_truth_study as truth
+    from bench.validation import known_truth_study as truth
     from lib.data import processed
     from lib.study import drafting, probes
     from lib.study import study as study_mod
