@@ -33,7 +33,8 @@ def control_config(cfg, stage: str) -> tuple[object, dict]:
         raise StageError(f"{hers / provenance.MANIFEST}: records no optimiser steps to match; train her stage again")
     matched = {"arm": hers.name, "steps": steps, "tokens": (manifest.get("resources") or {}).get("tokens")}
     data = processed.folder(cfg, processed.CONTROL)
-    his = processed.in_force(cfg.replace(processed_dir=str(data), qa_file=cfg.control_qa_file, val_documents=[]))
+    corpus = processed.manifest_only(data).get("config", {}).get("corpus") or cfg.control_corpus  # his, as prepared
+    his = cfg.replace(processed_dir=str(data), corpus=corpus, qa_file=cfg.control_qa_file, val_documents=[])
     return his.replace(max_steps=steps), matched
 
 
