@@ -15,7 +15,7 @@ import types
 import pytest
 
 from lib.llm import generation
-from lib.study import answers, checkers, probes
+from lib.study import answers, probes
 from tests.conftest import ROOT
 
 SETTINGS = generation.GenerationSettings(max_new_tokens=48, min_new_tokens=48, batch_size=8)
@@ -136,17 +136,7 @@ def small_study(tiny_run, tmp_path_factory):
     folder = tmp_path_factory.mktemp("probes")
     for name in probes.PROBE_FILES.values():
         (folder / name).write_text((ROOT / "data/probes" / name).read_text())
-    found = probes.read_probes(folder)
-    kinds = {}
-    for row in found["instructions"]:
-        if checkers.feasible(row["check"], 48) is None:
-            kinds.setdefault(row["check"]["kind"], row)
-    from lib.files import storage
-
-    storage.write_jsonl(folder / "instructions.jsonl", list(kinds.values())[:3])
-    for key in ("new_context", "override", "author_answers"):
-        storage.write_jsonl(folder / probes.PROBE_FILES[key], found[key][:2])
-    storage.write_text(folder / "questions.txt", "\n".join(found["questions"][:4]) + "\n")
+    probes.keep_few(folder, each=2, questions=4, cap=48)
     cfg = tiny_run.cfg.replace(probe_dir=str(folder), probe_max_new_tokens=40, instruction_max_new_tokens=48,
                                authorship_words=20, bootstrap_samples=100, judge=True, digidan_samples=2,
                                digidan_items=2, completion_probes=3, run_name="tiny-run")

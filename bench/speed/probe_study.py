@@ -110,7 +110,7 @@ def study_config(args, model: str):
     from lib.files import storage
     from lib.settings import config
     from lib.study import arms as arms_mod
-    from lib.study import checkers, probes
+    from lib.study import probes
 
     for arm in EXTRA_ARMS:  # the control author's arms, loaded like the others
         if arm not in arms_mod.ADAPTERS:
@@ -125,15 +125,7 @@ def study_config(args, model: str):
     storage.write_json(folder / "PROBES.json", {"corpus": cfg.corpus, "author_names": [],
                                                 "documents": documents["train"] + documents["validation"]})
     if args.smoke:  # a few probes of each kind, instructions that can be met in 48 tokens
-        found = probes.read_probes(folder)
-        kinds = {}
-        for row in found["instructions"]:
-            if checkers.feasible(row["check"], 48) is None:
-                kinds.setdefault(row["check"]["kind"], row)
-        storage.write_jsonl(folder / "instructions.jsonl", list(kinds.values())[:3])
-        for key in ("new_context", "override", "author_answers"):
-            storage.write_jsonl(folder / probes.PROBE_FILES[key], found[key][:3])
-        storage.write_text(folder / "questions.txt", "\n".join(found["questions"][:5]) + "\n")
+        probes.keep_few(folder, each=3, questions=5, cap=48)
     return cfg.replace(probe_dir=str(folder))
 
 

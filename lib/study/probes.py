@@ -173,3 +173,20 @@ def paragraphs(text: str, words: int) -> list[str]:
                 break
         current = []
     return out
+
+
+def keep_few(folder: Path, each: int, questions: int, cap: int) -> None:
+    """Cut the probe set in `folder` down to a quick one, in place: one instruction probe per kind of check that
+    can be met within `cap` tokens (at most three), `each` probes of the other kinds and `questions` questions.
+    For smoke runs and tests, where the study's plumbing matters and its sizes do not."""
+    from . import checkers
+
+    found = read_probes(folder)
+    kinds: dict[str, dict] = {}
+    for row in found["instructions"]:
+        if checkers.feasible(row["check"], cap) is None:
+            kinds.setdefault(row["check"]["kind"], row)
+    storage.write_jsonl(folder / "instructions.jsonl", list(kinds.values())[:3])
+    for key in ("new_context", "override", "author_answers"):
+        storage.write_jsonl(folder / PROBE_FILES[key], found[key][:each])
+    storage.write_text(folder / "questions.txt", "\n".join(found["questions"][:questions]) + "\n")
