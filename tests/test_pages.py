@@ -137,3 +137,34 @@ def test_the_questionnaire_counts_confirms_and_survives_any_item_id(tmp_path):
     assert out["before"] == "0 of 4 answered" and out["after"] == "2 of 4 answered"
     assert set(out["sent"]["answers"]) == {"<!--<script>", "plain"}, "the ids came through the script intact"
     assert out["name"] in out["done"] and "2 of 4 answered" in out["done"]
+
+
+@pytest.mark.slow
+@needs_chromium
+def test_generated_text_in_a_table_stays_in_its_cell_on_a_phone(tmp_path):
+    """A model's continuation may end a line in a tab or spaces, or hold a CR, a form feed or a NUL. Shown with
+    pre-wrap, the tab hung past its cell over the next one at 390 px (the Colab stand-in's report did); the
+    tables' own style folds it. The old style on the same row is the check's known fault."""
+    from lib.study import report
+    from lib.view import display
+
+    odd = ("cons5onebody produstanding\ufffd ignor lastk advice i prot-like substituted\ufffdular\t\n faith n said "
+           "why\ufffd\ufffdake y directeopleop contrais extra  \r\nnext\fpage\x00end")
+    opening = ("The Narrative Self at the Bedside In my years on the wards I was asked, more often than I can now count, "
+               "what a patient \"would have wanted\". The question usually came late at night, from a tired registrar "
+               "or a frightened daughter, and it always seemed to assume that the answer lay somewhere in a drawer "
+               "\u2014 a form,")
+    rows = [{"arm": "base", "opening": opening, "continuation": odd,
+             "hers": "a remark made at a birthday lunch, a tick in a box. I want to say at the outset that I think "
+                     "this assumption is mistaken. It is not wicked, and it is not foolish. It is simply wrong about "
+                     "what a person is."}]
+    page = (f"<html><head><meta name='viewport' content='width=device-width, initial-scale=1'><style>{report.STYLE}"
+            f"</style></head><body><details open><summary>Continuations</summary>{display.html_table(rows)}</details>"
+            "</body></html>")
+    (tmp_path / "now.html").write_text(page)
+    (tmp_path / "before.html").write_text(page.replace("white-space:pre-line", "white-space:pre-wrap"))
+    problems = browser.check_pages([tmp_path / "now.html", tmp_path / "before.html"])
+    assert [p for p in problems if "now.html" in p] == []
+    assert any("before.html at 390 px: a box covers text" in p for p in problems), problems
+    cell = display.cell_text(odd)
+    assert "\x00" not in cell and "\f" not in cell and "\r" not in cell and "next\npage" in cell

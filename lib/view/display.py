@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -18,7 +19,11 @@ import pandas as pd
 
 from ..files import storage
 
-CELL_STYLE = "text-align:left;vertical-align:top;white-space:pre-wrap;max-width:42em"
+# pre-line keeps a text's line breaks but folds its runs of spaces and tabs: in pre-wrap, a tab or spaces at a
+# line's end hang past the cell's edge and over the next cell on a phone (a generation ending "ular\t\n" did)
+CELL_STYLE = "text-align:left;vertical-align:top;white-space:pre-line;max-width:42em"
+BREAKS = re.compile(r"\r\n?|[\v\f\x1c-\x1e\x85\u2028\u2029]")  # line ends other than \n, as \n
+UNSEEN = re.compile(r"[\x00-\x08\x0e-\x1b\x1f\x7f-\x84\x86-\x9f]")  # control characters, never shown
 MISSING = "\u2014"  # what a table shows where there is no value (never "None" or "nan")
 
 
@@ -61,6 +66,12 @@ def shown(value) -> str:
     return str(value)
 
 
+def cell_text(value) -> str:
+    """A table cell's text as a reader should see it: `shown`, with every kind of line end made a newline and
+    control characters (a model's output may hold any) dropped."""
+    return UNSEEN.sub("", BREAKS.sub("\n", shown(value)))
+
+
 def frame(rows: Sequence[dict], columns: Sequence[str] | None = None, fill=None) -> pd.DataFrame:
     """A table of records; `fill` replaces missing values, and columns of whole numbers stay integers (a count
     reads 12, not 12.0)."""
@@ -84,7 +95,7 @@ def html_table(rows: Sequence[dict], columns: Sequence[str] | None = None, title
     columns = list(columns or (rows[0].keys() if rows else []))
     head = "".join(f"<th style='{CELL_STYLE}'>{html.escape(str(c))}</th>" for c in columns)
     body = "".join(
-        "<tr>" + "".join(f"<td style='{CELL_STYLE}'>{html.escape(shown(r.get(c, '')))}</td>" for c in columns)
+        "<tr>" + "".join(f"<td style='{CELL_STYLE}'>{html.escape(cell_text(r.get(c, '')))}</td>" for c in columns)
         + "</tr>" for r in rows)
     caption = f"<caption style='text-align:left;font-weight:bold'>{html.escape(title)}</caption>" if title else ""
     return f"<table>{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
