@@ -113,8 +113,8 @@ def cluster_stats(totals, counts):
     """
     totals, counts = np.atleast_2d(totals).astype(float), np.atleast_2d(counts).astype(float)
     size = counts.sum(1)
-    ratio = totals.sum(1) / size
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):  # a row with no values gives NaN, which callers drop
+        ratio = totals.sum(1) / size
         weight = np.where(counts > 0, 1 / (1 - counts / size[:, None]), 0.0) / size[:, None] ** 2
         variance = (weight * (totals - ratio[:, None] * counts) ** 2).sum(1)
         inner = (np.einsum("kg,gh->kgh", counts, np.eye(counts.shape[1]))
